@@ -64,7 +64,9 @@ struct p11p_enroll_result {
  * Generates a key pair in the keystore (user logged in), then stores the
  * public and private key objects (their attributes come from the caller:
  * pub_attrs and priv_attrs already hold CKA_CLASS, CKA_ID, CKA_LABEL, usage
- * flags; the engine adds the public key attributes and the order id), the
+ * flags; the engine adds the public key attributes and the order id, and
+ * when neither list has CKA_ID it sets both to p11p_keyattrs_default_id of
+ * the new key, so keys, certificates and orders always pair up), the
  * key blob, the consumed MAC and the order (NEW) and its CKO_DATA order
  * object in one transaction. Then builds and signs the CSR, submits it and
  * collects until issued or until the token's enroll_wait budget is spent;
