@@ -112,7 +112,7 @@ def parse_csr(text):
         raise CsrError("base64", "CSR is not valid Base-64 data")
     try:
         csr = x509.load_der_x509_csr(der)
-        pub = csr.public_key()
+        csr.public_key()   # raises on keys cryptography cannot load
     except Exception:  # cryptography raises ValueError and friends
         raise CsrError("decode", "Error decoding CSR")
     try:
