@@ -74,8 +74,8 @@ void p11p_cache_txn_rollback(struct p11p_cache_txn *t);
 /* *out is a new string, or NULL if the key is absent (still P11P_OK). */
 enum p11p_status p11p_cache_meta_get(struct p11p_cache *c, const char *key,
                                      char **out);
-enum p11p_status p11p_cache_meta_set(struct p11p_cache_txn *t,
-                                     const char *key, const char *value);
+enum p11p_status p11p_cache_meta_set(struct p11p_cache_txn *t, const char *key,
+                                     const char *value);
 
 /* ---- authentication records (soft backend) ---- */
 
@@ -88,13 +88,13 @@ enum p11p_cache_role {
  * encrypted), but never logged. */
 struct p11p_cache_auth {
     enum p11p_cache_role role;
-    char kdf[16];            /* "pbkdf2-sha256" */
+    char kdf[16]; /* "pbkdf2-sha256" */
     unsigned char salt[32];
     size_t salt_len;
     uint32_t iterations;
     unsigned char *wrapped; /* AES-256-GCM: iv || ciphertext || tag */
     size_t wrapped_len;
-    uint32_t fail_count;     /* consecutive wrong PINs */
+    uint32_t fail_count; /* consecutive wrong PINs */
 };
 
 /* P11P_ERR_NOT_FOUND if the role has no PIN yet. Free with
@@ -135,8 +135,8 @@ struct p11p_cache_keyblob {
 struct p11p_cache_filter {
     bool has_class;
     CK_OBJECT_CLASS klass;
-    const char *label; /* exact, NUL-terminated; NULL = any */
-    size_t label_len;  /* length of label (labels may hold any byte) */
+    const char *label;          /* exact, NUL-terminated; NULL = any */
+    size_t label_len;           /* length of label (labels may hold any byte) */
     const unsigned char *ckaid; /* NULL = any */
     size_t ckaid_len;
     const unsigned char *value_sha256; /* 32 bytes of SHA-256(CKA_VALUE);
@@ -155,8 +155,7 @@ enum p11p_status p11p_cache_object_update(struct p11p_cache_txn *t,
                                           const struct p11p_cache_object *obj);
 
 /* Deletes an object and its key blob. P11P_ERR_NOT_FOUND if absent. */
-enum p11p_status p11p_cache_object_delete(struct p11p_cache_txn *t,
-                                          int64_t id);
+enum p11p_status p11p_cache_object_delete(struct p11p_cache_txn *t, int64_t id);
 
 /* Loads one object. P11P_ERR_NOT_FOUND if absent; P11P_ERR_CORRUPT (logged
  * with the row id) if its stored attributes do not decode. Free with
@@ -165,8 +164,7 @@ enum p11p_status p11p_cache_object_get(struct p11p_cache *c, int64_t id,
                                        struct p11p_cache_object *out);
 
 /* Same, inside a transaction (reads what the transaction wrote). */
-enum p11p_status p11p_cache_object_get_txn(struct p11p_cache_txn *t,
-                                           int64_t id,
+enum p11p_status p11p_cache_object_get_txn(struct p11p_cache_txn *t, int64_t id,
                                            struct p11p_cache_object *out);
 
 void p11p_cache_object_clear(struct p11p_cache_object *o);
@@ -206,28 +204,28 @@ struct p11p_order {
     enum p11p_order_state state;
     char request_token[40]; /* unique, sent to the portal where possible */
     char *driver;
-    char *profile;   /* NULL: driver default */
+    char *profile; /* NULL: driver default */
     char *label;
     unsigned char ckaid[64];
     size_t ckaid_len;
-    char *subject;   /* expanded DN */
-    char *sans;      /* expanded SANs or NULL */
-    char *mac;       /* "aa:bb:..", or NULL */
+    char *subject; /* expanded DN */
+    char *sans;    /* expanded SANs or NULL */
+    char *mac;     /* "aa:bb:..", or NULL */
     unsigned term_days;
     unsigned char *csr_der; /* NULL until built */
     size_t csr_len;
     unsigned char pubkey_sha256[32]; /* of the SubjectPublicKeyInfo DER */
-    char *portal_id;  /* NULL until the portal names it */
-    char *last_error; /* human text, NULL if none */
+    char *portal_id;                 /* NULL until the portal names it */
+    char *last_error;                /* human text, NULL if none */
     int64_t priv_object_id;
     int64_t pub_object_id;
-    int64_t cert_object_id; /* 0 until issued */
-    int64_t data_object_id; /* the CKO_DATA order object */
+    int64_t cert_object_id;  /* 0 until issued */
+    int64_t data_object_id;  /* the CKO_DATA order object */
     int64_t renews_order_id; /* 0 unless a renewal */
-    int64_t created;       /* unix seconds */
+    int64_t created;         /* unix seconds */
     int64_t updated;
-    int64_t next_attempt;  /* unix seconds; 0 = now */
-    uint32_t attempts;     /* submissions and polls so far */
+    int64_t next_attempt; /* unix seconds; 0 = now */
+    uint32_t attempts;    /* submissions and polls so far */
 };
 
 /* Inserts order (id, created, updated set on success). The request token
@@ -254,9 +252,8 @@ enum p11p_status p11p_cache_order_find_token(struct p11p_cache *c,
  * non-zero, whose next_attempt <= due_before; oldest first, at most limit
  * (0 = no limit). *out is a new array; free with p11p_cache_order_list_free. */
 enum p11p_status p11p_cache_order_list(struct p11p_cache *c,
-                                       uint32_t state_mask,
-                                       int64_t due_before, size_t limit,
-                                       struct p11p_order **out,
+                                       uint32_t state_mask, int64_t due_before,
+                                       size_t limit, struct p11p_order **out,
                                        size_t *out_n);
 void p11p_cache_order_list_free(struct p11p_order *orders, size_t n);
 
@@ -282,10 +279,9 @@ enum p11p_status p11p_cache_lock_release(struct p11p_cache *c, int64_t id,
  * value for good, a rolled-back one gives it back. BEGIN IMMEDIATE makes
  * this atomic across processes. P11P_ERR_EXHAUSTED if the value would pass
  * end. */
-enum p11p_status p11p_cache_seq_next(struct p11p_cache_txn *t,
-                                     const char *name, uint64_t start,
-                                     uint64_t increment, uint64_t end,
-                                     uint64_t *out);
+enum p11p_status p11p_cache_seq_next(struct p11p_cache_txn *t, const char *name,
+                                     uint64_t start, uint64_t increment,
+                                     uint64_t end, uint64_t *out);
 
 /* The next value that seq_next would return, without consuming it.
  * P11P_ERR_NOT_FOUND if the sequence was never used. */

@@ -29,12 +29,12 @@ struct p11p_enroll_req {
                                   reconciliation can find the order */
     const unsigned char *csr_der;
     size_t csr_len;
-    const char *subject;  /* expanded DN, "CN=..,O=.." */
-    const char *sans;     /* "DNS:a,IP:b" or NULL */
-    const char *profile;  /* NULL: the token's / driver's default */
-    unsigned term_days;   /* 0: default */
+    const char *subject; /* expanded DN, "CN=..,O=.." */
+    const char *sans;    /* "DNS:a,IP:b" or NULL */
+    const char *profile; /* NULL: the token's / driver's default */
+    unsigned term_days;  /* 0: default */
     const char *label;
-    const char *mac;      /* or NULL */
+    const char *mac; /* or NULL */
 };
 
 /* Where the portal says an order is. */
@@ -59,9 +59,9 @@ struct p11p_remote_result {
     long http_status; /* 0 if no HTTP (local) */
     unsigned retry_after_s;
     enum p11p_remote_state state;
-    char portal_id[128];  /* the portal's order / certificate id */
-    char message[512];    /* portal code and text, for logs and the order
-                             object's last error */
+    char portal_id[128];     /* the portal's order / certificate id */
+    char message[512];       /* portal code and text, for logs and the order
+                                object's last error */
     unsigned char *cert_der; /* leaf when ISSUED (owned) */
     size_t cert_len;
     unsigned char **chain_der; /* issuers, leaf's issuer first (owned) */

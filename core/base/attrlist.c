@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ATTRLIST_MAGIC "P1A1"
+#define ATTRLIST_MAGIC     "P1A1"
 #define ATTRLIST_MAX_ATTRS 4096u
 #define ATTRLIST_MAX_VALUE (1u << 24)
 

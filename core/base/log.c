@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #define MAX_COMPONENTS 8
-#define COMPONENT_LEN 16
-#define LINE_MAX_LEN 4096
+#define COMPONENT_LEN  16
+#define LINE_MAX_LEN   4096
 
 enum log_sink {
     SINK_STDERR,
@@ -105,8 +105,8 @@ static bool component_selected(const char *component)
 bool p11p_log_enabled(enum p11p_log_level level, const char *component)
 {
     pthread_once(&log_state.once, log_init_once);
-    int max = log_state.forced_level >= 0 ? log_state.forced_level
-                                          : log_state.level;
+    int max =
+        log_state.forced_level >= 0 ? log_state.forced_level : log_state.level;
     if ((int)level > max) {
         return false;
     }
@@ -135,8 +135,8 @@ void p11p_log_set_target(const char *target)
     } else if (strcmp(target, "syslog") == 0) {
         log_state.sink = SINK_SYSLOG;
     } else if (strncmp(target, "file:", 5) == 0) {
-        int fd = open(target + 5, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                      0600);
+        int fd =
+            open(target + 5, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd >= 0) {
             if (log_state.fd >= 0) {
                 close(log_state.fd);
@@ -186,8 +186,8 @@ void p11p_log_write(enum p11p_log_level level, const char *component,
     }
     const char *base = file != NULL ? strrchr(file, '/') : NULL;
     base = base != NULL ? base + 1 : file;
-    int max = log_state.forced_level >= 0 ? log_state.forced_level
-                                          : log_state.level;
+    int max =
+        log_state.forced_level >= 0 ? log_state.forced_level : log_state.level;
     if (log_state.sink == SINK_SYSLOG) {
         if (max >= P11P_LOG_DEBUG && base != NULL) {
             syslog(syslog_priority(level), "%s: %s (%s:%d %s)",

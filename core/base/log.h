@@ -24,8 +24,7 @@ bool p11p_log_enabled(enum p11p_log_level level, const char *component);
 /* Writes one log line. Use the P11P_LOG_* macros instead. */
 void p11p_log_write(enum p11p_log_level level, const char *component,
                     const char *file, int line, const char *func,
-                    const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Sends the log to "stderr", "syslog" or "file:PATH" (from the config).
  * Unknown targets leave stderr. Thread-safe. */
@@ -34,12 +33,12 @@ void p11p_log_set_target(const char *target);
 /* Forces the level (tests, tools' -v); overrides P11PORTAL_LOG. */
 void p11p_log_set_level(enum p11p_log_level level);
 
-#define P11P_LOG_AT(lvl, comp, ...)                                            \
-    do {                                                                       \
-        if (p11p_log_enabled((lvl), (comp))) {                                 \
-            p11p_log_write((lvl), (comp), __FILE__, __LINE__, __func__,        \
-                           __VA_ARGS__);                                       \
-        }                                                                      \
+#define P11P_LOG_AT(lvl, comp, ...)                                     \
+    do {                                                                \
+        if (p11p_log_enabled((lvl), (comp))) {                          \
+            p11p_log_write((lvl), (comp), __FILE__, __LINE__, __func__, \
+                           __VA_ARGS__);                                \
+        }                                                               \
     } while (0)
 
 #define P11P_ERROR(comp, ...) P11P_LOG_AT(P11P_LOG_ERROR, comp, __VA_ARGS__)

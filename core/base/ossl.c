@@ -2,9 +2,10 @@
 /* The core's private OpenSSL library context. */
 #include "core/base/ossl.h"
 
+#include <pthread.h>
+
 #include <openssl/err.h>
 #include <openssl/provider.h>
-#include <pthread.h>
 
 #include "core/base/log.h"
 

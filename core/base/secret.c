@@ -2,9 +2,10 @@
 /* Wiped secret buffers. */
 #include "core/base/secret.h"
 
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 struct p11p_secret *p11p_secret_new(size_t len)
 {

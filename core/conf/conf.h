@@ -20,7 +20,7 @@
 
 #include "core/base/status.h"
 
-#define P11P_CONF_DEFAULT_PATH "/etc/p11portal/p11portal.conf"
+#define P11P_CONF_DEFAULT_PATH  "/etc/p11portal/p11portal.conf"
 #define P11P_CONF_DEFAULT_TOKEN "p11portal"
 
 /* A key = value of a token section that only a driver understands
@@ -42,12 +42,12 @@ struct p11p_conf_token {
     char *key_backend; /* "soft" (default) or "hsm" */
 
     /* Enrollment defaults. */
-    char *subject;      /* template, default "CN=${label}" */
-    char *sans;         /* template, default none */
-    char *profile;      /* portal profile, default driver's */
-    unsigned term_days; /* 0: portal default */
-    unsigned enroll_wait_ms; /* budget of C_GenerateKeyPair for issuance,
-                                default 10000 */
+    char *subject;               /* template, default "CN=${label}" */
+    char *sans;                  /* template, default none */
+    char *profile;               /* portal profile, default driver's */
+    unsigned term_days;          /* 0: portal default */
+    unsigned enroll_wait_ms;     /* budget of C_GenerateKeyPair for issuance,
+                                    default 10000 */
     unsigned refresh_interval_s; /* min seconds between background
                                     collections, default 30 */
     bool keep_key_on_reject;     /* default false: no orphan key */
@@ -59,7 +59,7 @@ struct p11p_conf_token {
     uint64_t mac_increment; /* default 1 */
 
     /* Soft backend. */
-    unsigned kdf_iterations; /* PBKDF2-HMAC-SHA256, default 600000 */
+    unsigned kdf_iterations;  /* PBKDF2-HMAC-SHA256, default 600000 */
     unsigned pin_max_retries; /* default 10; 0 = unlimited */
 
     /* hsm backend (issue 5). */
@@ -84,7 +84,7 @@ struct p11p_conf_token {
 };
 
 struct p11p_conf {
-    char *path; /* the file read, or NULL for the embedded default */
+    char *path;       /* the file read, or NULL for the embedded default */
     char *log_target; /* [global] log = stderr|syslog|file:PATH */
     struct p11p_conf_token *tokens;
     size_t n_tokens;

@@ -37,7 +37,6 @@ bool p11p_subject_uses_mac(const char *tmpl);
 enum p11p_status p11p_subject_mac_parse(const char *s, uint64_t *out);
 
 /* Formats a 48-bit MAC with sep (':', '-' or 0 for bare); out holds 18. */
-void p11p_subject_mac_format(uint64_t mac, char sep, bool upper,
-                             char out[18]);
+void p11p_subject_mac_format(uint64_t mac, char sep, bool upper, char out[18]);
 
 #endif

@@ -36,8 +36,8 @@ enum p11p_status p11p_enroll_new(const struct p11p_conf_token *conf,
                                  struct p11p_cache *cache,
                                  struct p11p_keystore *keys,
                                  struct p11p_enroll **out);
-void p11p_enroll_free(struct p11p_enroll *e);     /* NULL-safe */
-void p11p_enroll_discard(struct p11p_enroll *e);  /* after fork, child */
+void p11p_enroll_free(struct p11p_enroll *e);    /* NULL-safe */
+void p11p_enroll_discard(struct p11p_enroll *e); /* after fork, child */
 
 /* What the caller (C_GenerateKeyPair, p11portal batch) asks for. NULL or 0
  * fields fall back to the token's configuration. */
@@ -47,15 +47,15 @@ struct p11p_enroll_params {
     const char *sans;
     const char *profile;
     unsigned term_days;
-    bool no_enroll;      /* generate and store the key only */
+    bool no_enroll; /* generate and store the key only */
 };
 
 /* The outcome of p11p_enroll_keypair. */
 struct p11p_enroll_result {
-    int64_t pub_id;   /* object ids (= PKCS#11 handles) */
+    int64_t pub_id; /* object ids (= PKCS#11 handles) */
     int64_t priv_id;
-    int64_t order_id;  /* 0 if no_enroll */
-    int64_t cert_id;   /* 0 unless issued within the wait budget */
+    int64_t order_id; /* 0 if no_enroll */
+    int64_t cert_id;  /* 0 unless issued within the wait budget */
     enum p11p_order_state state;
     char message[512]; /* why, when rejected or failed */
 };
@@ -106,9 +106,8 @@ enum p11p_status p11p_enroll_csr(struct p11p_enroll *e,
  * process on this token was less than refresh_interval_s ago, unless force.
  * *out_changed (may be NULL) counts orders that changed state.
  */
-enum p11p_status p11p_enroll_collect(struct p11p_enroll *e,
-                                     unsigned budget_ms, bool force,
-                                     size_t *out_changed);
+enum p11p_status p11p_enroll_collect(struct p11p_enroll *e, unsigned budget_ms,
+                                     bool force, size_t *out_changed);
 
 /* Certificate object attributes from a DER certificate: CKA_CLASS,
  * CKA_CERTIFICATE_TYPE, CKA_SUBJECT, CKA_ISSUER, CKA_SERIAL_NUMBER,

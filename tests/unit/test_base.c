@@ -23,8 +23,7 @@ static void test_status_table(void)
     CHECK_RV(p11p_status_default_ckr(P11P_ERR_PIN_LOCKED), CKR_PIN_LOCKED);
     /* Out of range values never crash. */
     CHECK_STR_EQ(p11p_status_name((enum p11p_status)999), "ERR_UNKNOWN_STATUS");
-    CHECK_RV(p11p_status_default_ckr((enum p11p_status)999),
-             CKR_GENERAL_ERROR);
+    CHECK_RV(p11p_status_default_ckr((enum p11p_status)999), CKR_GENERAL_ERROR);
     /* Every status has distinct name and non-empty text. */
     for (int i = 0; i < P11P_STATUS_COUNT; i++) {
         CHECK(strlen(p11p_status_text((enum p11p_status)i)) > 0);
