@@ -126,6 +126,27 @@ enum p11p_status p11p_keystore_load(struct p11p_keystore *ks,
 enum p11p_status p11p_keystore_destroy(struct p11p_keystore *ks,
                                        const struct p11p_cache_keyblob *blob);
 
+/* hsm (issue 5): adds a private and a public key object (attributes as
+ * keygen makes them, CKA_ID = the backing CKA_ID, with their blob) to cache
+ * for every private key of the backing token that has no p11portal object
+ * yet. Needs the user logged in (P11P_ERR_AUTH otherwise). *out_n: how many
+ * were adopted. Other backends: a no-op, *out_n = 0. Implemented in
+ * keystore.c. */
+enum p11p_status p11p_keystore_adopt(struct p11p_keystore *ks,
+                                     struct p11p_cache *cache,
+                                     size_t *out_n);
+
+/* hsm with hsm_write_certs = true: writes the DER certificate into the
+ * backing token as a CKO_CERTIFICATE token object with CKA_ID ckaid and
+ * CKA_LABEL label (both optional), unless it is already there. Otherwise
+ * (and for other backends) a no-op returning P11P_OK. */
+enum p11p_status p11p_keystore_store_cert(struct p11p_keystore *ks,
+                                          const unsigned char *der,
+                                          size_t len,
+                                          const unsigned char *ckaid,
+                                          size_t ckaid_len,
+                                          const char *label);
+
 struct p11p_key *p11p_key_ref(struct p11p_key *k);
 void p11p_key_unref(struct p11p_key *k); /* NULL-safe */
 

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * remote/ internals: the driver instances the registry lists (one per
+ * portal folder) and the registry's helpers. Not for other layers: they use
+ * remote/driver.h.
+ */
+#ifndef P11P_REMOTE_INTERNAL_H
+#define P11P_REMOTE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "remote/driver.h"
+
+/* remote/local/local.c: the embedded CA, default and offline. */
+extern const struct p11p_driver p11p_driver_local;
+/* Issue 3 adds: p11p_driver_sectigo (remote/sectigo/sectigo.c) and
+ * p11p_driver_digicert (remote/digicert/digicert.c). */
+
+/* Writes the known driver names, comma separated, into buf. */
+void p11p_registry_names(char *buf, size_t size);
+
+#endif
