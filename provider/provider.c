@@ -25,6 +25,7 @@
 #include "provider/encoder.h"
 #include "provider/err.h"
 #include "provider/kmgmt.h"
+#include "provider/mdcache.h"
 #include "provider/module.h"
 #include "provider/names.h"
 #include "provider/sig.h"
@@ -251,6 +252,8 @@ static void ctx_free(struct p11p_prov_ctx *ctx)
         return;
     }
     p11p_prov_module_free(ctx->module);
+    /* Before the library context the digests were fetched from. */
+    p11p_prov_mdcache_free(ctx->mdcache);
     OSSL_LIB_CTX_free(ctx->libctx);
     free(ctx->module_path);
     free(ctx->token_uri);
@@ -343,8 +346,9 @@ OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     ctx->pin_source = dup_or_null(pin_source);
     ctx->libctx = OSSL_LIB_CTX_new_child(handle, in);
     ctx->module = p11p_prov_module_new();
-    if (ctx->module_path == NULL || ctx->libctx == NULL
-        || ctx->module == NULL) {
+    ctx->mdcache = p11p_prov_mdcache_new();
+    if (ctx->module_path == NULL || ctx->libctx == NULL || ctx->module == NULL
+        || ctx->mdcache == NULL) {
         goto out;
     }
     p11p_fork_install();

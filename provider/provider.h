@@ -16,6 +16,7 @@
 #define P11P_PROV_SOFT_PROPQ "provider=default"
 
 struct p11p_prov_module;
+struct p11p_prov_mdcache;
 
 struct p11p_prov_ctx {
     const OSSL_CORE_HANDLE *handle; /* the core's handle for this instance */
@@ -27,7 +28,8 @@ struct p11p_prov_ctx {
     char *module_path; /* "module" parameter, P11PORTAL_MODULE or default */
     char *token_uri;   /* "token" parameter: default token for genpkey */
     char *pin_source;  /* "pin-source" parameter: a file (not the PIN) */
-    struct p11p_prov_module *module; /* loaded on first use */
+    struct p11p_prov_module *module;   /* loaded on first use */
+    struct p11p_prov_mdcache *mdcache; /* digests for the signing path */
 };
 
 #endif

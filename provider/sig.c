@@ -13,6 +13,17 @@
  * provider's digests (we register none). Verification and keys that are not
  * on a token stay with the default provider.
  *
+ * The signing path of a token key is kept short (issue 4, "bench"): the
+ * shadow is made only when a parameter is set or read (PSS, an
+ * AlgorithmIdentifier); plain "digest and sign" uses the defaults
+ * (PKCS#1 v1.5, the init digest) with no shadow at all. Digests come from
+ * the provider's cache (mdcache.h), the running digest context is made on
+ * the first update, the one-shot digest_sign avoids the context copy that
+ * EVP_DigestSignFinal makes otherwise, and the DigestInfo and the ECDSA
+ * DER are written without allocations (sigenc.h). The session comes from
+ * the slot's pool and the object handle from the key (key.h): no
+ * C_FindObjects or attribute read on the way.
+ *
  * dupctx copies the running digest and the shadow; the token operation is
  * single-part, so nothing is in flight on the token and duplicating is
  * always safe.
@@ -33,8 +44,10 @@
 
 #include "provider/err.h"
 #include "provider/key.h"
+#include "provider/mdcache.h"
 #include "provider/mech.h"
 #include "provider/provider.h"
+#include "provider/sigenc.h"
 
 #define MAX_SIG_LEN 1024 /* RSA-8192 */
 
@@ -47,8 +60,11 @@ struct sig_ctx {
     int type;                   /* the key type this table serves */
     struct p11p_prov_key *key;  /* a reference */
     bool signing;
-    EVP_PKEY_CTX *shadow; /* parameters; does the work for soft/verify */
+    EVP_PKEY_CTX *shadow; /* parameters; does the work for soft/verify;
+                             NULL until needed for a token key */
+    EVP_MD *md;           /* digest of the operation (a reference) or NULL */
     EVP_MD_CTX *mdctx;    /* running digest of digest-sign/verify */
+    bool md_started;      /* mdctx initialised with md for this operation */
 };
 
 static OSSL_FUNC_signature_freectx_fn sig_freectx;
@@ -61,6 +77,7 @@ static OSSL_FUNC_signature_digest_sign_init_fn sig_digest_sign_init;
 static OSSL_FUNC_signature_digest_verify_init_fn sig_digest_verify_init;
 static OSSL_FUNC_signature_digest_sign_update_fn sig_digest_update;
 static OSSL_FUNC_signature_digest_sign_final_fn sig_digest_sign_final;
+static OSSL_FUNC_signature_digest_sign_fn sig_digest_sign;
 static OSSL_FUNC_signature_digest_verify_final_fn sig_digest_verify_final;
 static OSSL_FUNC_signature_get_ctx_params_fn sig_get_ctx_params;
 static OSSL_FUNC_signature_gettable_ctx_params_fn sig_gettable_ctx_params;
@@ -91,6 +108,7 @@ static void sig_freectx(void *vctx)
     }
     p11p_prov_key_unref(ctx->key);
     EVP_PKEY_CTX_free(ctx->shadow);
+    EVP_MD_free(ctx->md);
     EVP_MD_CTX_free(ctx->mdctx);
     OPENSSL_free(ctx);
 }
@@ -113,11 +131,18 @@ static void *sig_dupctx(void *vctx)
             goto out;
         }
     }
-    if (src->mdctx != NULL) {
+    if (src->md != NULL) {
+        if (!EVP_MD_up_ref(src->md)) {
+            goto out;
+        }
+        dst->md = src->md;
+    }
+    if (src->mdctx != NULL && src->md_started) {
         dst->mdctx = EVP_MD_CTX_new();
         if (dst->mdctx == NULL || !EVP_MD_CTX_copy_ex(dst->mdctx, src->mdctx)) {
             goto out;
         }
+        dst->md_started = true;
     }
     ret = dst;
     dst = NULL;
@@ -126,12 +151,72 @@ out:
     return ret;
 }
 
-/* Common init: takes the key, builds the shadow for RSA/ECDSA. */
+/* Makes the shadow if there is none yet: a default-provider context over
+ * the public part (or the soft key) initialised for the operation, with
+ * the operation's digest. */
+static int ensure_shadow(struct sig_ctx *ctx)
+{
+    EVP_PKEY *base;
+    OSSL_PARAM p[2];
+    int ok = 0;
+
+    if (ctx->shadow != NULL) {
+        return 1;
+    }
+    if (ctx->key == NULL || ctx->type == EVP_PKEY_ED25519) {
+        return 0;
+    }
+    base =
+        ctx->signing && ctx->key->soft != NULL ? ctx->key->soft : ctx->key->pub;
+    ctx->shadow = EVP_PKEY_CTX_new_from_pkey(ctx->prov->libctx, base,
+                                             P11P_PROV_SOFT_PROPQ);
+    if (ctx->shadow == NULL) {
+        goto out;
+    }
+    if ((ctx->signing ? EVP_PKEY_sign_init(ctx->shadow)
+                      : EVP_PKEY_verify_init(ctx->shadow))
+        <= 0) {
+        goto out;
+    }
+    if (ctx->md != NULL) {
+        p[0] = OSSL_PARAM_construct_utf8_string(
+            OSSL_SIGNATURE_PARAM_DIGEST, (char *)EVP_MD_get0_name(ctx->md), 0);
+        p[1] = OSSL_PARAM_construct_end();
+        if (EVP_PKEY_CTX_set_params(ctx->shadow, p) <= 0) {
+            goto out;
+        }
+    }
+    ok = 1;
+out:
+    if (!ok) {
+        EVP_PKEY_CTX_free(ctx->shadow);
+        ctx->shadow = NULL;
+    }
+    return ok;
+}
+
+/* After a parameter change: the shadow's digest is the operation's. */
+static void refresh_md(struct sig_ctx *ctx, const OSSL_PARAM params[])
+{
+    const EVP_MD *md = NULL;
+
+    if (params == NULL
+        || OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_DIGEST) == NULL
+        || ctx->md_started
+        || EVP_PKEY_CTX_get_signature_md(ctx->shadow, &md) <= 0 || md == NULL
+        || md == ctx->md || !EVP_MD_up_ref((EVP_MD *)md)) {
+        return;
+    }
+    EVP_MD_free(ctx->md);
+    ctx->md = (EVP_MD *)md;
+}
+
+/* Common init: takes the key; builds the shadow for RSA/ECDSA now when it
+ * is needed (verification, a soft key, parameters), else on first use. */
 static int init(struct sig_ctx *ctx, void *vkey, bool signing,
                 const OSSL_PARAM params[])
 {
     struct p11p_prov_key *key = vkey;
-    EVP_PKEY *base;
     int ok = 0;
 
     if (key == NULL) {
@@ -158,26 +243,21 @@ static int init(struct sig_ctx *ctx, void *vkey, bool signing,
     ctx->signing = signing;
     EVP_PKEY_CTX_free(ctx->shadow);
     ctx->shadow = NULL;
-    EVP_MD_CTX_free(ctx->mdctx);
-    ctx->mdctx = NULL;
+    EVP_MD_free(ctx->md);
+    ctx->md = NULL;
+    ctx->md_started = false;
     if (ctx->type == EVP_PKEY_ED25519) {
         ok = 1;
         goto out;
     }
-    base = signing && key->soft != NULL ? key->soft : key->pub;
-    ctx->shadow = EVP_PKEY_CTX_new_from_pkey(ctx->prov->libctx, base,
-                                             P11P_PROV_SOFT_PROPQ);
-    if (ctx->shadow == NULL) {
-        goto out;
-    }
-    if ((signing ? EVP_PKEY_sign_init(ctx->shadow)
-                 : EVP_PKEY_verify_init(ctx->shadow))
-        <= 0) {
+    if ((!signing || key->soft != NULL || params != NULL)
+        && !ensure_shadow(ctx)) {
         goto out;
     }
     if (params != NULL && EVP_PKEY_CTX_set_params(ctx->shadow, params) <= 0) {
         goto out;
     }
+    refresh_md(ctx, params);
     ok = 1;
 out:
     return ok;
@@ -197,7 +277,6 @@ static int digest_init(struct sig_ctx *ctx, const char *mdname, void *vkey,
                        bool signing, const OSSL_PARAM params[])
 {
     OSSL_PARAM p[2];
-    EVP_MD *md = NULL;
     int ok = 0;
 
     if (!init(ctx, vkey, signing, NULL)) {
@@ -206,25 +285,51 @@ static int digest_init(struct sig_ctx *ctx, const char *mdname, void *vkey,
     if (mdname == NULL || mdname[0] == '\0') {
         mdname = "SHA256";
     }
-    p[0] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST,
-                                            (char *)mdname, 0);
-    p[1] = OSSL_PARAM_construct_end();
-    if (EVP_PKEY_CTX_set_params(ctx->shadow, p) <= 0) {
+    ctx->md = p11p_prov_mdcache_get(ctx->prov, mdname);
+    if (ctx->md == NULL) {
+        P11PV_RAISE(ctx->prov, P11P_PROV_R_INVALID_ARG, "unknown digest %s",
+                    mdname);
         goto out;
     }
-    if (params != NULL && EVP_PKEY_CTX_set_params(ctx->shadow, params) <= 0) {
-        goto out;
+    if (ctx->shadow != NULL) {
+        /* Checks that the digest suits the key and padding too. */
+        p[0] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST,
+                                                (char *)mdname, 0);
+        p[1] = OSSL_PARAM_construct_end();
+        if (EVP_PKEY_CTX_set_params(ctx->shadow, p) <= 0) {
+            goto out;
+        }
     }
-    md = EVP_MD_fetch(ctx->prov->libctx, mdname, P11P_PROV_SOFT_PROPQ);
-    ctx->mdctx = EVP_MD_CTX_new();
-    if (md == NULL || ctx->mdctx == NULL
-        || !EVP_DigestInit_ex2(ctx->mdctx, md, NULL)) {
+    if (params != NULL
+        && (!ensure_shadow(ctx)
+            || EVP_PKEY_CTX_set_params(ctx->shadow, params) <= 0)) {
         goto out;
     }
     ok = 1;
 out:
-    EVP_MD_free(md);
     return ok;
+}
+
+/* Starts the running digest on first use (the one-shot path needs none). */
+static int start_digest(struct sig_ctx *ctx)
+{
+    if (ctx->md_started) {
+        return 1;
+    }
+    if (ctx->md == NULL) {
+        return 0;
+    }
+    if (ctx->mdctx == NULL) {
+        ctx->mdctx = EVP_MD_CTX_new();
+        if (ctx->mdctx == NULL) {
+            return 0;
+        }
+    }
+    if (!EVP_DigestInit_ex2(ctx->mdctx, ctx->md, NULL)) {
+        return 0;
+    }
+    ctx->md_started = true;
+    return 1;
 }
 
 static int sig_digest_sign_init(void *vctx, const char *mdname, void *vkey,
@@ -244,7 +349,7 @@ static int sig_digest_update(void *vctx, const unsigned char *data,
 {
     struct sig_ctx *ctx = vctx;
 
-    return ctx->mdctx != NULL && EVP_DigestUpdate(ctx->mdctx, data, datalen);
+    return start_digest(ctx) && EVP_DigestUpdate(ctx->mdctx, data, datalen);
 }
 
 /* DER DigestInfo for PKCS#1 v1.5 (RFC 8017, 9.2). */
@@ -280,6 +385,8 @@ static int sign_rsa(struct sig_ctx *ctx, unsigned char *sig, size_t *siglen,
     const EVP_MD *md = NULL;
     const EVP_MD *mgf1 = NULL;
     unsigned char *di = NULL;
+    unsigned char di_buf[19 + EVP_MAX_MD_SIZE];
+    size_t di_fast;
     int di_len;
     CK_MECHANISM mech = { CKM_RSA_PKCS, NULL, 0 };
     CK_RSA_PKCS_PSS_PARAMS pss;
@@ -289,8 +396,12 @@ static int sign_rsa(struct sig_ctx *ctx, unsigned char *sig, size_t *siglen,
     size_t outlen = sigsize;
     int ok = 0;
 
-    EVP_PKEY_CTX_get_rsa_padding(ctx->shadow, &pad);
-    EVP_PKEY_CTX_get_signature_md(ctx->shadow, &md);
+    if (ctx->shadow != NULL) {
+        EVP_PKEY_CTX_get_rsa_padding(ctx->shadow, &pad);
+        EVP_PKEY_CTX_get_signature_md(ctx->shadow, &md);
+    } else {
+        md = ctx->md; /* no parameter was set: PKCS#1 v1.5 */
+    }
     if (md != NULL && tbslen != (size_t)EVP_MD_get_size(md)) {
         P11PV_RAISE(ctx->prov, P11P_PROV_R_INVALID_ARG,
                     "%s: input is not a %s digest", key->uri,
@@ -299,12 +410,19 @@ static int sign_rsa(struct sig_ctx *ctx, unsigned char *sig, size_t *siglen,
     }
     if (pad == RSA_PKCS1_PADDING) {
         if (md != NULL) {
-            di_len = digest_info(md, tbs, tbslen, &di);
-            if (di_len <= 0) {
-                goto out;
+            di_fast = p11p_prov_sigenc_digest_info(
+                EVP_MD_get_type(md), tbs, tbslen, di_buf, sizeof(di_buf));
+            if (di_fast > 0) {
+                in = di_buf;
+                inlen = di_fast;
+            } else {
+                di_len = digest_info(md, tbs, tbslen, &di);
+                if (di_len <= 0) {
+                    goto out;
+                }
+                in = di;
+                inlen = (size_t)di_len;
             }
-            in = di;
-            inlen = (size_t)di_len;
         }
     } else if (pad == RSA_PKCS1_PSS_PADDING) {
         int saltlen = RSA_PSS_SALTLEN_AUTO;
@@ -366,34 +484,22 @@ static int sign_ecdsa(struct sig_ctx *ctx, unsigned char *sig, size_t *siglen,
     CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
     unsigned char raw[2 * 66];
     size_t rawlen = sizeof(raw);
-    ECDSA_SIG *es = NULL;
-    BIGNUM *r = NULL, *s = NULL;
-    unsigned char *p = sig;
-    int len;
     int ok = 0;
 
     if (p11p_prov_key_op(ctx->key, true, &mech, tbs, tbslen, raw, &rawlen)
         != CKR_OK) {
         goto out;
     }
-    es = ECDSA_SIG_new();
-    r = BN_bin2bn(raw, (int)(rawlen / 2), NULL);
-    s = BN_bin2bn(raw + rawlen / 2, (int)(rawlen / 2), NULL);
-    if (es == NULL || r == NULL || s == NULL || !ECDSA_SIG_set0(es, r, s)) {
+    if (!p11p_prov_sigenc_ecdsa_der(raw, rawlen, sig, sigsize, siglen)) {
+        P11PV_RAISE(ctx->prov, P11P_PROV_R_CRYPTO,
+                    "%s: C_Sign returned %zu bytes, not an ECDSA r||s that "
+                    "fits %zu bytes",
+                    ctx->key->uri != NULL ? ctx->key->uri : "pkcs11:", rawlen,
+                    sigsize);
         goto out;
     }
-    r = s = NULL;
-    len = i2d_ECDSA_SIG(es, NULL);
-    if (len <= 0 || (size_t)len > sigsize) {
-        goto out;
-    }
-    len = i2d_ECDSA_SIG(es, &p);
-    *siglen = (size_t)len;
     ok = 1;
 out:
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(es);
     return ok;
 }
 
@@ -402,7 +508,7 @@ static int sig_sign(void *vctx, unsigned char *sig, size_t *siglen,
 {
     struct sig_ctx *ctx = vctx;
 
-    if (ctx->key == NULL || ctx->shadow == NULL) {
+    if (ctx->key == NULL || (ctx->key->soft != NULL && ctx->shadow == NULL)) {
         return 0;
     }
     if (sig == NULL) {
@@ -437,13 +543,36 @@ static int sig_digest_sign_final(void *vctx, unsigned char *sig, size_t *siglen,
     unsigned char dgst[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
 
-    if (ctx->mdctx == NULL) {
+    if (ctx->md == NULL) {
         return 0;
     }
     if (sig == NULL) {
         return sig_sign(ctx, NULL, siglen, 0, NULL, 0);
     }
-    if (!EVP_DigestFinal_ex(ctx->mdctx, dgst, &dlen)) {
+    if (!start_digest(ctx) || !EVP_DigestFinal_ex(ctx->mdctx, dgst, &dlen)) {
+        return 0;
+    }
+    ctx->md_started = false;
+    return sig_sign(ctx, sig, siglen, sigsize, dgst, dlen);
+}
+
+/* One-shot digest-and-sign (EVP_DigestSign): no running digest and no
+ * context copy. */
+static int sig_digest_sign(void *vctx, unsigned char *sig, size_t *siglen,
+                           size_t sigsize, const unsigned char *tbs,
+                           size_t tbslen)
+{
+    struct sig_ctx *ctx = vctx;
+    unsigned char dgst[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+
+    if (ctx->md == NULL) {
+        return 0;
+    }
+    if (sig == NULL) {
+        return sig_sign(ctx, NULL, siglen, 0, NULL, 0);
+    }
+    if (!EVP_Digest(tbs, tbslen, dgst, &dlen, ctx->md, NULL)) {
         return 0;
     }
     return sig_sign(ctx, sig, siglen, sigsize, dgst, dlen);
@@ -456,9 +585,10 @@ static int sig_digest_verify_final(void *vctx, const unsigned char *sig,
     unsigned char dgst[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
 
-    if (ctx->mdctx == NULL || !EVP_DigestFinal_ex(ctx->mdctx, dgst, &dlen)) {
+    if (!start_digest(ctx) || !EVP_DigestFinal_ex(ctx->mdctx, dgst, &dlen)) {
         return 0;
     }
+    ctx->md_started = false;
     return sig_verify(ctx, sig, siglen, dgst, dlen);
 }
 
@@ -466,7 +596,7 @@ static int sig_get_ctx_params(void *vctx, OSSL_PARAM params[])
 {
     struct sig_ctx *ctx = vctx;
 
-    if (ctx->shadow == NULL) {
+    if (!ensure_shadow(ctx)) {
         return 0;
     }
     return EVP_PKEY_CTX_get_params(ctx->shadow, params) > 0;
@@ -476,13 +606,15 @@ static int sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
     struct sig_ctx *ctx = vctx;
 
-    if (params == NULL) {
+    if (params == NULL || params[0].key == NULL) {
         return 1;
     }
-    if (ctx->shadow == NULL) {
+    if (!ensure_shadow(ctx)
+        || EVP_PKEY_CTX_set_params(ctx->shadow, params) <= 0) {
         return 0;
     }
-    return EVP_PKEY_CTX_set_params(ctx->shadow, params) > 0;
+    refresh_md(ctx, params);
+    return 1;
 }
 
 static const OSSL_PARAM static_gettable[] = {
@@ -509,7 +641,7 @@ static const OSSL_PARAM *sig_gettable_ctx_params(void *vctx, void *provctx)
     struct sig_ctx *ctx = vctx;
 
     (void)provctx;
-    if (ctx != NULL && ctx->shadow != NULL) {
+    if (ctx != NULL && ensure_shadow(ctx)) {
         return EVP_PKEY_CTX_gettable_params(ctx->shadow);
     }
     return static_gettable;
@@ -520,7 +652,7 @@ static const OSSL_PARAM *sig_settable_ctx_params(void *vctx, void *provctx)
     struct sig_ctx *ctx = vctx;
 
     (void)provctx;
-    if (ctx != NULL && ctx->shadow != NULL) {
+    if (ctx != NULL && ensure_shadow(ctx)) {
         return EVP_PKEY_CTX_settable_params(ctx->shadow);
     }
     return static_settable;
@@ -670,6 +802,7 @@ static void *ed_newctx(void *provctx, const char *propq)
     { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))sig_digest_sign_init }, \
     { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))sig_digest_update }, \
     { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))sig_digest_sign_final }, \
+    { OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))sig_digest_sign }, \
     { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, (void (*)(void))sig_digest_verify_init }, \
     { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, (void (*)(void))sig_digest_update }, \
     { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, (void (*)(void))sig_digest_verify_final }, \

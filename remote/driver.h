@@ -122,6 +122,12 @@ struct p11p_driver {
     /* The CA certificates issued certificates chain to (trust anchors
      * first is not required); NULL op: use the token's trust_anchors. */
     enum p11p_status (*trust)(void *state, struct p11p_remote_result *res);
+    /* Optional (NULL: find): reconciliation given the whole request the
+     * order was submitted with (its profile may no longer be the token's
+     * configured one). Same answers as find. */
+    enum p11p_status (*find_req)(void *state, const struct p11p_enroll_req *req,
+                                 const unsigned char pubkey_sha256[32],
+                                 struct p11p_remote_result *res);
 };
 
 /* ---- the instance the engine uses ---- */

@@ -638,6 +638,13 @@ enum p11p_status p11p_http_do(struct p11p_http *h,
             curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
         }
     }
+    if (!req->idempotent) {
+        /* libcurl silently sends a request again on a fresh connection when
+         * a reused one closes before any answer: for an enrollment that is
+         * a second order (found by the fault matrix, drop_after). A request
+         * that must not be repeated gets a connection of its own. */
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    }
     P11P_DEBUG("remote", "%s: %s %s", h->tag, req->method, req->url);
     cc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &req_size);

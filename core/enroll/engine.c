@@ -237,8 +237,7 @@ static enum p11p_status run_order(struct p11p_enroll *e, struct p11p_order *o,
 
     rc = p11p_submit_lock_owner(owner);
     if (rc == P11P_OK) {
-        rc = p11p_cache_lock_acquire(e->cache, o->id, owner,
-                                     p11p_submit_lock_ttl(e));
+        rc = p11p_submit_lock(e, o->id, owner);
         locked = rc == P11P_OK;
     }
     if (rc == P11P_OK) {
@@ -258,8 +257,7 @@ static enum p11p_status run_order(struct p11p_enroll *e, struct p11p_order *o,
         }
         p11p_clock_sleep_ms(wait < left ? wait : left); /* no lock held */
         wait = wait * 2 < POLL_MAX_MS ? wait * 2 : POLL_MAX_MS;
-        rc = p11p_cache_lock_acquire(e->cache, o->id, owner,
-                                     p11p_submit_lock_ttl(e));
+        rc = p11p_submit_lock(e, o->id, owner);
         if (rc == P11P_ERR_BUSY) {
             rc = P11P_OK; /* another process polls it */
             break;

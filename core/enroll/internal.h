@@ -39,6 +39,21 @@ enum p11p_status p11p_submit_random_hex(char *out, size_t bytes);
 enum p11p_status p11p_submit_lock_owner(char out[64]);
 unsigned p11p_submit_lock_ttl(const struct p11p_enroll *e);
 
+/* Takes order id's lock for owner (P11P_ERR_BUSY if another process holds
+ * it). A lock whose holder died on this machine (same PID namespace and
+ * boot, pid gone) is taken over at once instead of after its lease. */
+enum p11p_status p11p_submit_lock(struct p11p_enroll *e, int64_t id,
+                                  const char *owner);
+
+/* Sets o's next attempt after o->attempts consecutive failures: 5 s
+ * doubling up to an hour, or the portal's Retry-After when longer. */
+void p11p_submit_retry_later(struct p11p_order *o, unsigned retry_after_s);
+
+/* How many consecutive answers with a certificate that does not check out
+ * (wrong key, chain not verifying, no certificate) an order takes before it
+ * is FAILED: the portal keeps the right one, a transfer may spoil it. */
+#define P11P_ENROLL_MAX_BAD_CERTS 5
+
 /* Writes o (compare-and-set on expect) and rebuilds its order object, in
  * t. P11P_ERR_BUSY if another process changed the order first. */
 enum p11p_status p11p_submit_write_order(struct p11p_cache_txn *t,

@@ -203,13 +203,22 @@ enum p11p_status p11p_store_issued(struct p11p_enroll *e, struct p11p_order *o,
         if (res->cert_der == NULL) {
             snprintf(why, sizeof(why), "the portal sent no certificate");
         }
+        bool again =
+            o->portal_id != NULL && o->attempts < P11P_ENROLL_MAX_BAD_CERTS;
         P11P_ERROR(COMP,
                    "token \"%s\": order %" PRId64 " (label %s), portal id "
-                   "%s: %s; the certificate is not stored",
+                   "%s: %s; the certificate is not stored%s",
                    p11p_submit_token_name(e), o->id,
                    o->label != NULL ? o->label : "",
-                   o->portal_id != NULL ? o->portal_id : "", why);
-        evs[n_ev++] = P11P_ORDER_EV_FAIL;
+                   o->portal_id != NULL ? o->portal_id : "", why,
+                   again ? "; will collect it again later" : "");
+        if (again) {
+            /* The portal has the order (and most likely the right
+             * certificate): keep it, collect again after a backoff. */
+            p11p_submit_retry_later(o, 0);
+        } else {
+            evs[n_ev++] = P11P_ORDER_EV_FAIL;
+        }
         rc = p11p_submit_set_str(&o->last_error, why);
         return rc == P11P_OK ? p11p_submit_advance(e, NULL, o, evs, n_ev) : rc;
     }
@@ -233,6 +242,8 @@ enum p11p_status p11p_store_issued(struct p11p_enroll *e, struct p11p_order *o,
     }
     if (rc == P11P_OK) {
         o->cert_object_id = cert.id;
+        o->attempts = 0;
+        o->next_attempt = 0;
         rc = p11p_submit_set_str(&o->last_error, NULL);
     }
     if (rc == P11P_OK) {
@@ -244,6 +255,11 @@ enum p11p_status p11p_store_issued(struct p11p_enroll *e, struct p11p_order *o,
     }
     if (rc == P11P_OK) {
         p11p_submit_log_change(e, o, from);
+        /* hsm backend with hsm_write_certs: station software reading the
+         * HSM directly sees the certificate too; failures are logged there
+         * and never undo the stored certificate. */
+        (void)p11p_keystore_store_cert(e->keys, res->cert_der, res->cert_len,
+                                       o->ckaid, o->ckaid_len, o->label);
     } else {
         o->state = from;
         o->cert_object_id = 0;

@@ -7,7 +7,9 @@
  * applying a driver's answer. Callers hold the order's lock; nothing here
  * holds a transaction across a driver call.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +84,127 @@ unsigned p11p_submit_lock_ttl(const struct p11p_enroll *e)
     return e->conf->timeout_ms / 1000 + e->conf->enroll_wait_ms / 1000 + 60;
 }
 
-/* Seconds until the next attempt after n attempts (5 s doubling, 1 h). */
+/* ---- order locks with a dead holder taken over at once ----
+ *
+ * The cache's lock is a lease: a crashed holder keeps it until its time
+ * passes (p11p_submit_lock_ttl, a minute or more). On the same machine we
+ * can do better: next to the lock, the holder records its owner string
+ * (which starts with its pid) with its PID namespace and boot id in the
+ * token's metadata. A process that finds the lock busy reads that record,
+ * and if the holder ran in the same PID namespace of the same boot and its
+ * pid no longer exists, takes the lock over (re-acquiring as the dead
+ * owner, releasing, acquiring as itself: two processes doing so at once
+ * still end with one holder). Anything uncertain (another namespace or
+ * boot, a reused pid, no record) waits for the lease, the safe side.
+ */
+
+/* "<pid-namespace> <boot id>" of this process, or "" if unknown. */
+static void host_tag(char *out, size_t outsz)
+{
+    char ns[64];
+    char boot[64];
+    ssize_t n = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+    out[0] = '\0';
+    boot[0] = '\0';
+    if (f != NULL) {
+        if (fgets(boot, sizeof(boot), f) == NULL) {
+            boot[0] = '\0';
+        }
+        fclose(f);
+    }
+    boot[strcspn(boot, "\n")] = '\0';
+    if (n > 0 && boot[0] != '\0') {
+        ns[n] = '\0';
+        snprintf(out, outsz, "%s %s", ns, boot);
+    }
+}
+
+static void lock_key(int64_t id, char out[48])
+{
+    snprintf(out, 48, "order_lock_holder:%" PRId64, id);
+}
+
+/* Records owner as the holder of order id's lock (best effort). */
+static void record_holder(struct p11p_enroll *e, int64_t id, const char *owner)
+{
+    char key[48];
+    char tag[160];
+    char val[256];
+    struct p11p_cache_txn *t = NULL;
+
+    host_tag(tag, sizeof(tag));
+    if (tag[0] == '\0') {
+        return;
+    }
+    lock_key(id, key);
+    snprintf(val, sizeof(val), "%s %s", owner, tag);
+    if (p11p_cache_txn_begin(e->cache, &t) == P11P_OK
+        && p11p_cache_meta_set(t, key, val) == P11P_OK
+        && p11p_cache_txn_commit(t) == P11P_OK) {
+        t = NULL;
+    }
+    p11p_cache_txn_rollback(t);
+}
+
+/* True, with its owner string, if order id's recorded holder is a process
+ * of this PID namespace and boot that no longer exists. */
+static bool holder_is_dead(struct p11p_enroll *e, int64_t id, char owner[64])
+{
+    char key[48];
+    char tag[160];
+    char *val = NULL;
+    char *sp = NULL;
+    long pid = 0;
+    bool dead = false;
+
+    lock_key(id, key);
+    host_tag(tag, sizeof(tag));
+    if (tag[0] == '\0' || p11p_cache_meta_get(e->cache, key, &val) != P11P_OK
+        || val == NULL) {
+        goto out;
+    }
+    sp = strchr(val, ' ');
+    if (sp == NULL || strcmp(sp + 1, tag) != 0 || (size_t)(sp - val) >= 64
+        || sscanf(val, "pid-%ld-", &pid) != 1 || pid <= 0
+        || pid == (long)getpid()) {
+        goto out;
+    }
+    if (kill((pid_t)pid, 0) == -1 && errno == ESRCH) {
+        memcpy(owner, val, (size_t)(sp - val));
+        owner[sp - val] = '\0';
+        dead = true;
+    }
+out:
+    free(val);
+    return dead;
+}
+
+enum p11p_status p11p_submit_lock(struct p11p_enroll *e, int64_t id,
+                                  const char *owner)
+{
+    unsigned ttl = p11p_submit_lock_ttl(e);
+    char dead[64];
+    enum p11p_status rc = p11p_cache_lock_acquire(e->cache, id, owner, ttl);
+
+    if (rc == P11P_ERR_BUSY && holder_is_dead(e, id, dead)
+        && p11p_cache_lock_acquire(e->cache, id, dead, ttl) == P11P_OK) {
+        P11P_WARN(COMP,
+                  "token \"%s\": order %" PRId64 ": the process that held "
+                  "its lock (%s) is gone; taking the order over",
+                  p11p_submit_token_name(e), id, dead);
+        p11p_cache_lock_release(e->cache, id, dead);
+        rc = p11p_cache_lock_acquire(e->cache, id, owner, ttl);
+    }
+    if (rc == P11P_OK) {
+        record_holder(e, id, owner);
+    }
+    return rc;
+}
+
+/* Seconds until the next attempt after n consecutive failed attempts (5 s
+ * doubling, at most 1 h), or the portal's Retry-After when longer. */
 static int64_t backoff_s(uint32_t attempts, unsigned retry_after)
 {
     int64_t s = BACKOFF_BASE_S;
@@ -93,6 +215,11 @@ static int64_t backoff_s(uint32_t attempts, unsigned retry_after)
         s = BACKOFF_MAX_S;
     }
     return retry_after > s ? (int64_t)retry_after : s;
+}
+
+void p11p_submit_retry_later(struct p11p_order *o, unsigned retry_after_s)
+{
+    o->next_attempt = p11p_clock_now() + backoff_s(o->attempts, retry_after_s);
 }
 
 /* ---- persisting an order and its object ---- */
@@ -285,8 +412,7 @@ static enum p11p_status defer(struct p11p_enroll *e, struct p11p_order *o,
               o->label != NULL ? o->label : "", msg,
               back_to_new ? "will submit again later"
                           : "will check with the portal later");
-    o->next_attempt =
-        p11p_clock_now() + backoff_s(o->attempts, res->retry_after_s);
+    p11p_submit_retry_later(o, res->retry_after_s);
     rc = p11p_submit_set_str(&o->last_error, msg);
     if (rc != P11P_OK) {
         return rc;
@@ -351,6 +477,9 @@ static enum p11p_status apply_result(struct p11p_enroll *e,
         }
         break;
     }
+    /* attempts counts consecutive failures: the backoff starts again
+     * after any good answer (an issued one resets it in store.c). */
+    o->attempts = 0;
     o->next_attempt = 0;
     return p11p_submit_advance(e, NULL, o, evs, n);
 }
@@ -428,13 +557,18 @@ static enum p11p_status reconcile_locked(struct p11p_enroll *e,
 {
     const struct p11p_driver *d = p11p_remote_driver(e->remote);
     struct p11p_remote_result res;
+    struct p11p_enroll_req req;
     enum p11p_status st;
     enum p11p_status rc;
     enum p11p_status drv = P11P_OK;
 
     memset(&res, 0, sizeof(res));
-    st = d->find(p11p_remote_state(e->remote), o->request_token,
-                 o->pubkey_sha256, &res);
+    fill_req(o, &req);
+    st = d->find_req != NULL
+             ? d->find_req(p11p_remote_state(e->remote), &req, o->pubkey_sha256,
+                           &res)
+             : d->find(p11p_remote_state(e->remote), o->request_token,
+                       o->pubkey_sha256, &res);
     if (st == P11P_OK && res.state == P11P_REMOTE_UNKNOWN) {
         P11P_INFO(COMP,
                   "token \"%s\": order %" PRId64 " (label %s): the portal "
@@ -472,7 +606,7 @@ enum p11p_status p11p_submit_step(struct p11p_enroll *e, int64_t id)
     if (rc != P11P_OK) {
         return rc;
     }
-    rc = p11p_cache_lock_acquire(e->cache, id, owner, p11p_submit_lock_ttl(e));
+    rc = p11p_submit_lock(e, id, owner);
     if (rc != P11P_OK) {
         return rc == P11P_ERR_BUSY ? P11P_OK : rc;
     }

@@ -35,10 +35,10 @@ struct p11p_key_op;
 
 /* What to generate. */
 struct p11p_keygen_spec {
-    CK_KEY_TYPE key_type; /* CKK_RSA, CKK_EC, CKK_EC_EDWARDS */
-    unsigned bits;        /* RSA: 2048, 3072, 4096 */
-    int curve_nid;        /* EC: NID_X9_62_prime256v1, NID_secp384r1,
-                             NID_secp521r1; EdDSA: NID_ED25519 */
+    CK_KEY_TYPE key_type;       /* CKK_RSA, CKK_EC, CKK_EC_EDWARDS */
+    unsigned bits;              /* RSA: 2048, 3072, 4096 */
+    int curve_nid;              /* EC: NID_X9_62_prime256v1, NID_secp384r1,
+                                   NID_secp521r1; EdDSA: NID_ED25519 */
     unsigned long rsa_exponent; /* 0: 65537 */
     const unsigned char *ckaid; /* the CKA_ID p11portal exposes (hsm
                                    stores it on the backing object) */
@@ -110,8 +110,7 @@ enum p11p_status p11p_keystore_generate(struct p11p_keystore *ks,
                                         struct p11p_cache_keyblob *out_blob);
 
 /* Imports an existing private key (tool import, issue 7) into a blob. */
-enum p11p_status p11p_keystore_import(struct p11p_keystore *ks,
-                                      EVP_PKEY *priv,
+enum p11p_status p11p_keystore_import(struct p11p_keystore *ks, EVP_PKEY *priv,
                                       const struct p11p_keygen_spec *spec,
                                       struct p11p_cache_keyblob *out_blob);
 
@@ -133,19 +132,16 @@ enum p11p_status p11p_keystore_destroy(struct p11p_keystore *ks,
  * were adopted. Other backends: a no-op, *out_n = 0. Implemented in
  * keystore.c. */
 enum p11p_status p11p_keystore_adopt(struct p11p_keystore *ks,
-                                     struct p11p_cache *cache,
-                                     size_t *out_n);
+                                     struct p11p_cache *cache, size_t *out_n);
 
 /* hsm with hsm_write_certs = true: writes the DER certificate into the
  * backing token as a CKO_CERTIFICATE token object with CKA_ID ckaid and
  * CKA_LABEL label (both optional), unless it is already there. Otherwise
  * (and for other backends) a no-op returning P11P_OK. */
 enum p11p_status p11p_keystore_store_cert(struct p11p_keystore *ks,
-                                          const unsigned char *der,
-                                          size_t len,
+                                          const unsigned char *der, size_t len,
                                           const unsigned char *ckaid,
-                                          size_t ckaid_len,
-                                          const char *label);
+                                          size_t ckaid_len, const char *label);
 
 struct p11p_key *p11p_key_ref(struct p11p_key *k);
 void p11p_key_unref(struct p11p_key *k); /* NULL-safe */
@@ -197,7 +193,7 @@ void p11p_key_op_free(struct p11p_key_op *op); /* NULL-safe */
  * (EC and Ed25519, CKA_EC_POINT as a DER OCTET STRING); and
  * CKA_PUBLIC_KEY_INFO (SubjectPublicKeyInfo DER). */
 enum p11p_status p11p_keyattrs_add_public(EVP_PKEY *pkey,
-                                         struct p11p_attrlist *l);
+                                          struct p11p_attrlist *l);
 
 /* Builds a public EVP_PKEY from such attributes. */
 enum p11p_status p11p_keyattrs_to_public(const struct p11p_attrlist *l,
@@ -217,7 +213,6 @@ enum p11p_status p11p_keyattrs_spki_sha256(EVP_PKEY *pkey,
  * invalid. Multi-part verify: the pkcs11 layer accumulates input. */
 enum p11p_status p11p_keyattrs_verify(EVP_PKEY *pub, const CK_MECHANISM *mech,
                                       const unsigned char *data, size_t len,
-                                      const unsigned char *sig,
-                                      size_t sig_len);
+                                      const unsigned char *sig, size_t sig_len);
 
 #endif

@@ -22,6 +22,8 @@
  * backing token), then wipes p11portal's cache (objects, orders; the
  * backing keys stay and can be adopted again) and sets the label.
  */
+#include "core/keys/hsm.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,9 +32,8 @@
 #include "core/base/log.h"
 #include "core/base/ossl.h"
 #include "core/base/str.h"
-#include "core/keys/hsm.h"
 
-#define COMP "keys"
+#define COMP               "keys"
 #define DEFAULT_ITERATIONS 600000u
 /* Backing tokens expose PIN state as flags, not counts: encode them as
  * counts against a limit of 3 (fails 1: COUNT_LOW, 2: FINAL_TRY). */
@@ -86,7 +87,10 @@ static enum p11p_status backing_login(struct p11p_hsm_ks *ks,
     if (rv == CKR_USER_ALREADY_LOGGED_IN) {
         /* Another part of this process logged the token in: the login is
          * per application (PKCS#11 2.40 section 5.6). */
-        P11P_INFO(COMP, "token \"%s\": backing token \"%s\" was already logged in by this process", t->name, t->label);
+        P11P_INFO(
+            COMP,
+            "token \"%s\": backing token \"%s\" was already logged in by this process",
+            t->name, t->label);
         rv = CKR_OK;
     }
     if (rv != CKR_OK) {
@@ -137,8 +141,8 @@ static enum p11p_status hsm_open(const struct p11p_conf_token *conf,
     ks->role = -1;
     ks->cache = cache;
     ks->write_certs = conf->hsm_write_certs;
-    if (conf->hsm_pin_source != NULL &&
-        (ks->pin_source = p11p_str_dup(conf->hsm_pin_source)) == NULL) {
+    if (conf->hsm_pin_source != NULL
+        && (ks->pin_source = p11p_str_dup(conf->hsm_pin_source)) == NULL) {
         rc = P11P_ERR_NOMEM;
         goto out;
     }
@@ -151,7 +155,13 @@ static enum p11p_status hsm_open(const struct p11p_conf_token *conf,
     ks->pin.max_retries = conf->pin_max_retries;
     ks->pin.iterations =
         conf->kdf_iterations != 0 ? conf->kdf_iterations : DEFAULT_ITERATIONS;
-    P11P_INFO(COMP, "token \"%s\": keys in backing token \"%s\" (serial %s) of %s, PINs %s", ks->tok->name, ks->tok->label, ks->tok->serial, ks->tok->path, ks->pin_source != NULL ? "checked by p11portal, backing PIN from hsm_pin_source" : "passed through");
+    P11P_INFO(
+        COMP,
+        "token \"%s\": keys in backing token \"%s\" (serial %s) of %s, PINs %s",
+        ks->tok->name, ks->tok->label, ks->tok->serial, ks->tok->path,
+        ks->pin_source != NULL
+            ? "checked by p11portal, backing PIN from hsm_pin_source"
+            : "passed through");
     *out = &ks->base;
     ks = NULL;
     rc = P11P_OK;
@@ -238,9 +248,10 @@ static enum p11p_status check_backing_so(struct p11p_hsm_ks *ks,
         t->fl->C_Logout(s);
     }
     p11p_hsm_module_session_put(t, s, true);
-    return rv == CKR_OK ? P11P_OK
-                        : p11p_hsm_module_fail(t, "C_Login", rv,
-                                               "checking the SO PIN for C_InitToken");
+    return rv == CKR_OK
+               ? P11P_OK
+               : p11p_hsm_module_fail(t, "C_Login", rv,
+                                      "checking the SO PIN for C_InitToken");
 }
 
 static enum p11p_status hsm_init_token(struct p11p_keystore *base,
@@ -268,8 +279,7 @@ static enum p11p_status hsm_init_token(struct p11p_keystore *base,
             rc = P11P_OK; /* first initialisation */
         }
         if (rc == P11P_OK) {
-            rc = p11p_hsm_pin_make_record(&ks->pin, P11P_ROLE_SO, so_pin,
-                                          &rec);
+            rc = p11p_hsm_pin_make_record(&ks->pin, P11P_ROLE_SO, so_pin, &rec);
             has_rec = rc == P11P_OK;
         }
     }
@@ -284,10 +294,10 @@ static enum p11p_status hsm_init_token(struct p11p_keystore *base,
     if (rc != P11P_OK) {
         goto out;
     }
-    if ((rc = p11p_cache_wipe(t)) != P11P_OK ||
-        (has_rec && (rc = p11p_cache_auth_put(t, &rec)) != P11P_OK) ||
-        (rc = p11p_cache_meta_set(t, "initialized", "1")) != P11P_OK ||
-        (rc = p11p_cache_meta_set(t, "label", label)) != P11P_OK) {
+    if ((rc = p11p_cache_wipe(t)) != P11P_OK
+        || (has_rec && (rc = p11p_cache_auth_put(t, &rec)) != P11P_OK)
+        || (rc = p11p_cache_meta_set(t, "initialized", "1")) != P11P_OK
+        || (rc = p11p_cache_meta_set(t, "label", label)) != P11P_OK) {
         goto out;
     }
     if (serial == NULL) {
@@ -306,7 +316,10 @@ static enum p11p_status hsm_init_token(struct p11p_keystore *base,
     if (rc != P11P_OK) {
         goto out;
     }
-    P11P_INFO(COMP, "token \"%s\": initialised (label \"%s\"); the keys of backing token \"%s\" were kept", ks->tok->name, label, ks->tok->label);
+    P11P_INFO(
+        COMP,
+        "token \"%s\": initialised (label \"%s\"); the keys of backing token \"%s\" were kept",
+        ks->tok->name, label, ks->tok->label);
 out:
     p11p_cache_txn_rollback(t);
     p11p_cache_auth_clear(&rec);
@@ -323,8 +336,8 @@ static enum p11p_status hsm_login(struct p11p_keystore *base,
     enum p11p_status rc;
 
     if (ks->pin_source == NULL) {
-        return backing_login(ks, role == P11P_ROLE_SO ? CKU_SO : CKU_USER,
-                             role, pin, NULL);
+        return backing_login(ks, role == P11P_ROLE_SO ? CKU_SO : CKU_USER, role,
+                             pin, NULL);
     }
     rc = p11p_hsm_pin_verify(&ks->pin, role, pin);
     if (rc != P11P_OK) {
@@ -392,13 +405,15 @@ static enum p11p_status hsm_init_pin(struct p11p_keystore *base,
 
     if (ks->pin_source != NULL) {
         if (!hsm_is_logged_in(base, P11P_ROLE_SO)) {
-            P11P_WARN(COMP, "token \"%s\": C_InitPIN needs the SO logged in", ks->tok->name);
+            P11P_WARN(COMP, "token \"%s\": C_InitPIN needs the SO logged in",
+                      ks->tok->name);
             return P11P_ERR_AUTH;
         }
         return p11p_hsm_pin_set(&ks->pin, P11P_ROLE_USER, pin);
     }
     if (!login_session(ks, P11P_ROLE_SO, &s)) {
-        P11P_WARN(COMP, "token \"%s\": C_InitPIN needs the SO logged in", ks->tok->name);
+        P11P_WARN(COMP, "token \"%s\": C_InitPIN needs the SO logged in",
+                  ks->tok->name);
         return P11P_ERR_AUTH;
     }
     rv = ks->tok->fl->C_InitPIN(s, pin->data, pin->len);
@@ -454,7 +469,7 @@ static enum p11p_status hsm_import(struct p11p_keystore *base, EVP_PKEY *priv,
                                    const struct p11p_keygen_spec *spec,
                                    struct p11p_cache_keyblob *out_blob)
 {
-    return p11p_hsm_key_import(hsm(base), priv, spec, out_blob);
+    return p11p_hsm_import_key(hsm(base), priv, spec, out_blob);
 }
 
 static enum p11p_status hsm_load(struct p11p_keystore *base,

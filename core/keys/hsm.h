@@ -3,9 +3,9 @@
  * Inside core/keys/: the structs shared by the files of the hsm backend
  * (issue 5, docs/hsm.md): hsm.c (the keystore row p11p_hsm_backend: open,
  * login, PINs, info), hsm_key.c (key blobs, generation, loading, the
- * pass-through sign and decrypt operations), hsm_adopt.c (adopting keys
- * already in the backing token, writing certificates to it), hsm_pin.c
- * and hsm_module.c.
+ * pass-through sign and decrypt operations), hsm_import.c (import),
+ * hsm_adopt.c (adopting keys already in the backing token, writing
+ * certificates to it), hsm_pin.c and hsm_module.c.
  *
  * The key blob ("P1H1") is a reference into the backing token, never key
  * material:
@@ -25,7 +25,7 @@
 #include "core/keys/internal.h"
 
 #define P11P_HSM_BLOB_MAGIC "P1H1"
-#define P11P_HSM_MAX_ID 64
+#define P11P_HSM_MAX_ID     64
 
 struct p11p_hsm_ks {
     struct p11p_keystore base;
@@ -79,14 +79,22 @@ enum p11p_status p11p_hsm_key_find(struct p11p_hsm_token *t,
 enum p11p_status p11p_hsm_key_read_public(struct p11p_hsm_token *t,
                                           CK_SESSION_HANDLE s,
                                           CK_OBJECT_HANDLE h,
-                                          CK_KEY_TYPE key_type,
-                                          EVP_PKEY **out);
+                                          CK_KEY_TYPE key_type, EVP_PKEY **out);
+
+/* The key type and CKA_EC_PARAMS (named-curve OID DER) of an OpenSSL group
+ * name ("prime256v1", "secp384r1", "secp521r1", "ED25519");
+ * P11P_ERR_UNSUPPORTED for others. */
+enum p11p_status p11p_hsm_key_curve_by_group(const char *group,
+                                             CK_KEY_TYPE *key_type,
+                                             const unsigned char **der,
+                                             size_t *len);
 
 enum p11p_status p11p_hsm_key_generate(struct p11p_hsm_ks *ks,
                                        const struct p11p_keygen_spec *spec,
                                        EVP_PKEY **out_pub,
                                        struct p11p_cache_keyblob *out_blob);
-enum p11p_status p11p_hsm_key_import(struct p11p_hsm_ks *ks, EVP_PKEY *priv,
+/* hsm_import.c */
+enum p11p_status p11p_hsm_import_key(struct p11p_hsm_ks *ks, EVP_PKEY *priv,
                                      const struct p11p_keygen_spec *spec,
                                      struct p11p_cache_keyblob *out_blob);
 enum p11p_status p11p_hsm_key_load(struct p11p_hsm_ks *ks,
@@ -98,13 +106,10 @@ enum p11p_status p11p_hsm_key_destroy(struct p11p_hsm_ks *ks,
 /* ---- hsm_adopt.c (behind p11p_keystore_adopt/_store_cert) ---- */
 
 enum p11p_status p11p_hsm_adopt_keys(struct p11p_hsm_ks *ks,
-                                     struct p11p_cache *cache,
-                                     size_t *out_n);
+                                     struct p11p_cache *cache, size_t *out_n);
 enum p11p_status p11p_hsm_adopt_store_cert(struct p11p_hsm_ks *ks,
-                                           const unsigned char *der,
-                                           size_t len,
+                                           const unsigned char *der, size_t len,
                                            const unsigned char *ckaid,
-                                           size_t ckaid_len,
-                                           const char *label);
+                                           size_t ckaid_len, const char *label);
 
 #endif

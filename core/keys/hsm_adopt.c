@@ -17,10 +17,10 @@
 #include "core/base/str.h"
 #include "core/keys/hsm.h"
 
-#define COMP "keys"
+#define COMP       "keys"
 #define FIND_BATCH 64u
-#define MAX_ADOPT 100000u
-#define MAX_LABEL 256u
+#define MAX_ADOPT  100000u
+#define MAX_LABEL  256u
 
 static const CK_BBOOL yes = CK_TRUE;
 static const CK_BBOOL no = CK_FALSE;
@@ -31,10 +31,10 @@ static bool get_one(struct p11p_hsm_token *t, CK_SESSION_HANDLE s,
                     CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, void *buf,
                     size_t cap, size_t *len)
 {
-    CK_ATTRIBUTE a = {type, buf, cap};
+    CK_ATTRIBUTE a = { type, buf, cap };
 
-    if (t->fl->C_GetAttributeValue(s, h, &a, 1) != CKR_OK ||
-        a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > cap) {
+    if (t->fl->C_GetAttributeValue(s, h, &a, 1) != CKR_OK
+        || a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > cap) {
         return false;
     }
     *len = a.ulValueLen;
@@ -58,7 +58,7 @@ static enum p11p_status list_private(struct p11p_hsm_token *t,
                                      CK_OBJECT_HANDLE **out, size_t *out_n)
 {
     CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
-    CK_ATTRIBUTE tmpl = {CKA_CLASS, &klass, sizeof(klass)};
+    CK_ATTRIBUTE tmpl = { CKA_CLASS, &klass, sizeof(klass) };
     CK_OBJECT_HANDLE *all = NULL, *grown;
     size_t n = 0;
     CK_ULONG got = 0;
@@ -93,9 +93,8 @@ static enum p11p_status list_private(struct p11p_hsm_token *t,
 }
 
 /* Whether the cache already has a private key object with this CKA_ID. */
-static enum p11p_status known(struct p11p_cache *cache,
-                              const unsigned char *id, size_t id_len,
-                              bool *out)
+static enum p11p_status known(struct p11p_cache *cache, const unsigned char *id,
+                              size_t id_len, bool *out)
 {
     struct p11p_cache_filter f;
     int64_t *ids = NULL;
@@ -115,10 +114,10 @@ static enum p11p_status known(struct p11p_cache *cache,
 
 /* The public key of backing private key h: from the backing public key
  * with the same CKA_ID, else (RSA) from the private key itself. */
-static enum p11p_status public_of(struct p11p_hsm_token *t,
-                                  CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
-                                  CK_KEY_TYPE kt, const unsigned char *id,
-                                  size_t id_len, EVP_PKEY **out)
+static enum p11p_status public_of(struct p11p_hsm_token *t, CK_SESSION_HANDLE s,
+                                  CK_OBJECT_HANDLE h, CK_KEY_TYPE kt,
+                                  const unsigned char *id, size_t id_len,
+                                  EVP_PKEY **out)
 {
     CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE;
     enum p11p_status rc;
@@ -141,17 +140,21 @@ static enum p11p_status build_objects(struct p11p_hsm_token *t,
                                       struct p11p_cache_object *pubobj,
                                       struct p11p_cache_object *privobj)
 {
-    static const CK_ATTRIBUTE_TYPE shared[] = {
-        CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS,
-        CKA_PUBLIC_KEY_INFO};
+    static const CK_ATTRIBUTE_TYPE shared[] = { CKA_KEY_TYPE, CKA_MODULUS,
+                                                CKA_PUBLIC_EXPONENT,
+                                                CKA_EC_PARAMS,
+                                                CKA_PUBLIC_KEY_INFO };
     static const struct {
         CK_ATTRIBUTE_TYPE type;
         bool dflt;
     } priv_flags[] = {
-        {CKA_SENSITIVE, true},         {CKA_EXTRACTABLE, false},
-        {CKA_ALWAYS_SENSITIVE, false}, {CKA_NEVER_EXTRACTABLE, false},
-        {CKA_SIGN, true},              {CKA_DECRYPT, false},
-        {CKA_LOCAL, false},
+        { CKA_SENSITIVE, true },
+        { CKA_EXTRACTABLE, false },
+        { CKA_ALWAYS_SENSITIVE, false },
+        { CKA_NEVER_EXTRACTABLE, false },
+        { CKA_SIGN, true },
+        { CKA_DECRYPT, false },
+        { CKA_LOCAL, false },
     };
     struct p11p_attrlist *pa = &pubobj->attrs, *va = &privobj->attrs;
     char label[MAX_LABEL];
@@ -172,14 +175,13 @@ static enum p11p_status build_objects(struct p11p_hsm_token *t,
     }
     for (size_t i = 0; rc == P11P_OK && i < 2; i++) {
         struct p11p_attrlist *l = i == 0 ? pa : va;
-        if ((rc = p11p_attrlist_set(l, CKA_ID, id, id_len)) != P11P_OK ||
-            (rc = p11p_attrlist_set_bool(l, CKA_TOKEN, true)) != P11P_OK ||
-            (rc = p11p_attrlist_set_bool(l, CKA_PRIVATE, i == 1)) != P11P_OK ||
-            (rc = p11p_attrlist_set_bool(l, CKA_MODIFIABLE, true)) !=
-                P11P_OK ||
-            (rc = p11p_attrlist_set_bool(l, CKA_DESTROYABLE, true)) !=
-                P11P_OK ||
-            (rc = p11p_attrlist_set_bool(l, CKA_DERIVE, false)) != P11P_OK) {
+        if ((rc = p11p_attrlist_set(l, CKA_ID, id, id_len)) != P11P_OK
+            || (rc = p11p_attrlist_set_bool(l, CKA_TOKEN, true)) != P11P_OK
+            || (rc = p11p_attrlist_set_bool(l, CKA_PRIVATE, i == 1)) != P11P_OK
+            || (rc = p11p_attrlist_set_bool(l, CKA_MODIFIABLE, true)) != P11P_OK
+            || (rc = p11p_attrlist_set_bool(l, CKA_DESTROYABLE, true))
+                   != P11P_OK
+            || (rc = p11p_attrlist_set_bool(l, CKA_DERIVE, false)) != P11P_OK) {
             break;
         }
         if (has_label) {
@@ -200,8 +202,7 @@ static enum p11p_status build_objects(struct p11p_hsm_token *t,
         }
     }
     for (size_t i = 0;
-         rc == P11P_OK && i < sizeof(priv_flags) / sizeof(priv_flags[0]);
-         i++) {
+         rc == P11P_OK && i < sizeof(priv_flags) / sizeof(priv_flags[0]); i++) {
         rc = p11p_attrlist_set_bool(
             va, priv_flags[i].type,
             get_bool(t, s, h, priv_flags[i].type, priv_flags[i].dflt));
@@ -211,9 +212,8 @@ static enum p11p_status build_objects(struct p11p_hsm_token *t,
 
 /* Adopts backing key h unless it cannot or need not be; *adopted says. */
 static enum p11p_status adopt_one(struct p11p_hsm_ks *ks,
-                                  struct p11p_cache *cache,
-                                  CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
-                                  bool *adopted)
+                                  struct p11p_cache *cache, CK_SESSION_HANDLE s,
+                                  CK_OBJECT_HANDLE h, bool *adopted)
 {
     struct p11p_hsm_token *t = ks->tok;
     enum p11p_status rc = P11P_OK;
@@ -232,15 +232,21 @@ static enum p11p_status adopt_one(struct p11p_hsm_ks *ks,
     memset(&pubobj, 0, sizeof(pubobj));
     memset(&privobj, 0, sizeof(privobj));
     memset(&blob, 0, sizeof(blob));
-    if (!get_one(t, s, h, CKA_ID, ref.id, sizeof(ref.id), &ref.id_len) ||
-        ref.id_len == 0) {
-        P11P_INFO(COMP, "token \"%s\": a private key of backing token \"%s\" has no usable CKA_ID (empty or over %u bytes): not adopted", t->name, t->label, P11P_HSM_MAX_ID);
+    if (!get_one(t, s, h, CKA_ID, ref.id, sizeof(ref.id), &ref.id_len)
+        || ref.id_len == 0) {
+        P11P_INFO(
+            COMP,
+            "token \"%s\": a private key of backing token \"%s\" has no usable CKA_ID (empty or over %u bytes): not adopted",
+            t->name, t->label, P11P_HSM_MAX_ID);
         goto out;
     }
     p11p_str_hex(ref.id, ref.id_len, hex);
-    if (!get_one(t, s, h, CKA_KEY_TYPE, &kt, sizeof(kt), &len) ||
-        (kt != CKK_RSA && kt != CKK_EC && kt != CKK_EC_EDWARDS)) {
-        P11P_INFO(COMP, "token \"%s\": backing key %s is not RSA, EC or EdDSA: not adopted", t->name, hex);
+    if (!get_one(t, s, h, CKA_KEY_TYPE, &kt, sizeof(kt), &len)
+        || (kt != CKK_RSA && kt != CKK_EC && kt != CKK_EC_EDWARDS)) {
+        P11P_INFO(
+            COMP,
+            "token \"%s\": backing key %s is not RSA, EC or EdDSA: not adopted",
+            t->name, hex);
         goto out;
     }
     rc = known(cache, ref.id, ref.id_len, &have);
@@ -249,7 +255,10 @@ static enum p11p_status adopt_one(struct p11p_hsm_ks *ks,
     }
     rc = public_of(t, s, h, kt, ref.id, ref.id_len, &pub);
     if (rc != P11P_OK) {
-        P11P_WARN(COMP, "token \"%s\": backing key %s: its public key cannot be read (no public key object with the same CKA_ID?): not adopted", t->name, hex);
+        P11P_WARN(
+            COMP,
+            "token \"%s\": backing key %s: its public key cannot be read (no public key object with the same CKA_ID?): not adopted",
+            t->name, hex);
         rc = P11P_OK;
         goto out;
     }
@@ -276,7 +285,8 @@ static enum p11p_status adopt_one(struct p11p_hsm_ks *ks,
     if (rc != P11P_OK) {
         goto out;
     }
-    P11P_INFO(COMP, "token \"%s\": adopted backing key %s of token \"%s\"", t->name, hex, t->label);
+    P11P_INFO(COMP, "token \"%s\": adopted backing key %s of token \"%s\"",
+              t->name, hex, t->label);
     *adopted = true;
 out:
     p11p_cache_txn_rollback(txn);
@@ -288,8 +298,7 @@ out:
 }
 
 enum p11p_status p11p_hsm_adopt_keys(struct p11p_hsm_ks *ks,
-                                     struct p11p_cache *cache,
-                                     size_t *out_n)
+                                     struct p11p_cache *cache, size_t *out_n)
 {
     struct p11p_hsm_token *t = ks->tok;
     enum p11p_status rc = P11P_ERR_INTERNAL;
@@ -338,11 +347,9 @@ static void cert_names_clear(struct cert_names *c)
 }
 
 enum p11p_status p11p_hsm_adopt_store_cert(struct p11p_hsm_ks *ks,
-                                           const unsigned char *der,
-                                           size_t len,
+                                           const unsigned char *der, size_t len,
                                            const unsigned char *ckaid,
-                                           size_t ckaid_len,
-                                           const char *label)
+                                           size_t ckaid_len, const char *label)
 {
     struct p11p_hsm_token *t = ks->tok;
     enum p11p_status rc = P11P_ERR_INTERNAL;
@@ -376,22 +383,23 @@ enum p11p_status p11p_hsm_adopt_store_cert(struct p11p_hsm_ks *ks,
         rc = P11P_ERR_CRYPTO;
         goto out;
     }
-    tmpl[n++] = (CK_ATTRIBUTE){CKA_CLASS, &klass, sizeof(klass)};
-    tmpl[n++] = (CK_ATTRIBUTE){CKA_VALUE, (void *)der, len};
+    tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &klass, sizeof(klass) };
+    tmpl[n++] = (CK_ATTRIBUTE){ CKA_VALUE, (void *)der, len };
     find[0] = tmpl[0];
     find[1] = tmpl[1];
-    tmpl[n++] = (CK_ATTRIBUTE){CKA_CERTIFICATE_TYPE, &ctype, sizeof(ctype)};
-    tmpl[n++] = (CK_ATTRIBUTE){CKA_TOKEN, (void *)&yes, sizeof(yes)};
-    tmpl[n++] = (CK_ATTRIBUTE){CKA_PRIVATE, (void *)&no, sizeof(no)};
-    tmpl[n++] = (CK_ATTRIBUTE){CKA_SUBJECT, c.subject, (CK_ULONG)c.subject_len};
-    tmpl[n++] = (CK_ATTRIBUTE){CKA_ISSUER, c.issuer, (CK_ULONG)c.issuer_len};
+    tmpl[n++] = (CK_ATTRIBUTE){ CKA_CERTIFICATE_TYPE, &ctype, sizeof(ctype) };
+    tmpl[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, (void *)&yes, sizeof(yes) };
+    tmpl[n++] = (CK_ATTRIBUTE){ CKA_PRIVATE, (void *)&no, sizeof(no) };
     tmpl[n++] =
-        (CK_ATTRIBUTE){CKA_SERIAL_NUMBER, c.serial, (CK_ULONG)c.serial_len};
+        (CK_ATTRIBUTE){ CKA_SUBJECT, c.subject, (CK_ULONG)c.subject_len };
+    tmpl[n++] = (CK_ATTRIBUTE){ CKA_ISSUER, c.issuer, (CK_ULONG)c.issuer_len };
+    tmpl[n++] =
+        (CK_ATTRIBUTE){ CKA_SERIAL_NUMBER, c.serial, (CK_ULONG)c.serial_len };
     if (ckaid != NULL && ckaid_len > 0) {
-        tmpl[n++] = (CK_ATTRIBUTE){CKA_ID, (void *)ckaid, ckaid_len};
+        tmpl[n++] = (CK_ATTRIBUTE){ CKA_ID, (void *)ckaid, ckaid_len };
     }
     if (label != NULL && label[0] != '\0') {
-        tmpl[n++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
+        tmpl[n++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label, strlen(label) };
     }
     rc = p11p_hsm_module_session_get(t, &s);
     if (rc != P11P_OK) {
@@ -414,7 +422,9 @@ enum p11p_status p11p_hsm_adopt_store_cert(struct p11p_hsm_ks *ks,
                                   "writing a certificate (hsm_write_certs)");
         goto out;
     }
-    P11P_DEBUG(COMP, "token \"%s\": certificate written to backing token \"%s\"", t->name, t->label);
+    P11P_DEBUG(COMP,
+               "token \"%s\": certificate written to backing token \"%s\"",
+               t->name, t->label);
     rc = P11P_OK;
 out:
     if (has_sess) {

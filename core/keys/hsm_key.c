@@ -4,12 +4,16 @@
  * backing token, loading (one find per key and login; the object handle is
  * then cached in the key), destruction, import, and the operations, which
  * pass every sign and decrypt through to the backing module with the
- * caller's CK_MECHANISM unchanged.
+ * caller's CK_MECHANISM unchanged. Import is in hsm_import.c.
  *
  * The hot path: an operation owns one backing session, taken from the
  * token's pool when first used and kept for the next operation of the same
  * p11portal session, so C_SignInit + C_Sign through p11portal cost one
  * backing C_SignInit + C_Sign and no lookup.
+ *
+ * Hashed ECDSA (CKM_ECDSA_SHA*) that the backing module lacks (SoftHSM2
+ * 2.6 has only CKM_ECDSA) is done as the digest here (not secret) and
+ * CKM_ECDSA there; the first CKR_MECHANISM_INVALID is remembered per token.
  *
  * CKA_ID: the key is generated with the CKA_ID of the template when there
  * is one; otherwise with a random temporary CKA_ID, which is replaced by
@@ -31,9 +35,9 @@
 #include "core/base/str.h"
 #include "core/keys/hsm.h"
 
-#define COMP "keys"
+#define COMP       "keys"
 #define TMP_ID_LEN 16
-#define MAX_ATTR 4096
+#define MAX_ATTR   4096
 
 struct hsm_key {
     struct p11p_key base;
@@ -44,6 +48,10 @@ struct hsm_key {
 
 struct hsm_op {
     struct p11p_key_op base;
+    EVP_MD_CTX *md_ctx; /* hashing here (emulated mechanism), else NULL */
+    EVP_MD *md;
+    CK_MECHANISM_TYPE md_mech; /* the mechanism md was fetched for */
+    bool hash_here;
     struct p11p_hsm_token *tok; /* one reference */
     CK_SESSION_HANDLE sess;
     bool has_sess;
@@ -63,20 +71,46 @@ static const struct {
     unsigned char der[10];
     size_t der_len;
 } curves[] = {
-    {NID_X9_62_prime256v1, CKK_EC, "prime256v1",
-     {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, 10},
-    {NID_secp384r1, CKK_EC, "secp384r1",
-     {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}, 7},
-    {NID_secp521r1, CKK_EC, "secp521r1",
-     {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, 7},
-    {NID_ED25519, CKK_EC_EDWARDS, "ED25519", {0x06, 0x03, 0x2b, 0x65, 0x70},
-     5},
+    { NID_X9_62_prime256v1,
+      CKK_EC,
+      "prime256v1",
+      { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 },
+      10 },
+    { NID_secp384r1,
+      CKK_EC,
+      "secp384r1",
+      { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 },
+      7 },
+    { NID_secp521r1,
+      CKK_EC,
+      "secp521r1",
+      { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 },
+      7 },
+    { NID_ED25519,
+      CKK_EC_EDWARDS,
+      "ED25519",
+      { 0x06, 0x03, 0x2b, 0x65, 0x70 },
+      5 },
 };
 
 /* Mechanisms without a hash: one-shot only (the caller buffers). */
 static const CK_MECHANISM_TYPE raw_mechs[] = {
-    CKM_RSA_PKCS, CKM_RSA_X_509, CKM_RSA_PKCS_PSS, CKM_RSA_PKCS_OAEP,
-    CKM_ECDSA,    CKM_EDDSA,
+    CKM_RSA_PKCS,      CKM_RSA_X_509, CKM_RSA_PKCS_PSS,
+    CKM_RSA_PKCS_OAEP, CKM_ECDSA,     CKM_EDDSA,
+};
+
+/* Hashed mechanisms we can emulate with a digest here and the raw
+ * mechanism there (index = bit in p11p_hsm_token.emulated). */
+static const struct {
+    CK_MECHANISM_TYPE mech;
+    CK_MECHANISM_TYPE raw;
+    const char *md;
+} emulable[] = {
+    { CKM_ECDSA_SHA1, CKM_ECDSA, "SHA1" },
+    { CKM_ECDSA_SHA224, CKM_ECDSA, "SHA224" },
+    { CKM_ECDSA_SHA256, CKM_ECDSA, "SHA256" },
+    { CKM_ECDSA_SHA384, CKM_ECDSA, "SHA384" },
+    { CKM_ECDSA_SHA512, CKM_ECDSA, "SHA512" },
 };
 
 /* ---- blobs ---- */
@@ -145,8 +179,8 @@ enum p11p_status p11p_hsm_key_blob_decode(const struct p11p_cache_keyblob *b,
         goto out;
     }
     p += 4;
-    out->key_type = ((CK_KEY_TYPE)p[0] << 24) | ((CK_KEY_TYPE)p[1] << 16) |
-                    ((CK_KEY_TYPE)p[2] << 8) | p[3];
+    out->key_type = ((CK_KEY_TYPE)p[0] << 24) | ((CK_KEY_TYPE)p[1] << 16)
+                    | ((CK_KEY_TYPE)p[2] << 8) | p[3];
     p += 4;
     n = ((size_t)p[0] << 8) | p[1];
     p += 2;
@@ -173,7 +207,9 @@ enum p11p_status p11p_hsm_key_blob_decode(const struct p11p_cache_keyblob *b,
     rc = P11P_OK;
 out:
     if (rc != P11P_OK) {
-        P11P_ERROR(COMP, "a key blob of the hsm backend is malformed (%zu bytes)", b->blob_len);
+        P11P_ERROR(COMP,
+                   "a key blob of the hsm backend is malformed (%zu bytes)",
+                   b->blob_len);
     }
     return rc;
 }
@@ -186,8 +222,8 @@ enum p11p_status p11p_hsm_key_find(struct p11p_hsm_token *t,
                                    CK_OBJECT_HANDLE *out)
 {
     CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &klass, sizeof(klass)},
-        {CKA_ID, (void *)id, id_len},
+        { CKA_CLASS, &klass, sizeof(klass) },
+        { CKA_ID, (void *)id, id_len },
     };
     CK_OBJECT_HANDLE found[2];
     CK_ULONG n = 0;
@@ -201,8 +237,7 @@ enum p11p_status p11p_hsm_key_find(struct p11p_hsm_token *t,
     rv = t->fl->C_FindObjects(s, found, 2, &n);
     t->fl->C_FindObjectsFinal(s);
     if (rv != CKR_OK) {
-        return p11p_hsm_module_fail(t, "C_FindObjects", rv,
-                                    "looking up a key");
+        return p11p_hsm_module_fail(t, "C_FindObjects", rv, "looking up a key");
     }
     if (n == 0) {
         return P11P_ERR_NOT_FOUND;
@@ -210,7 +245,10 @@ enum p11p_status p11p_hsm_key_find(struct p11p_hsm_token *t,
     if (n > 1) {
         char hex[2 * P11P_HSM_MAX_ID + 1];
         p11p_str_hex(id, id_len, hex);
-        P11P_ERROR(COMP, "token \"%s\": the backing token \"%s\" holds several objects of class %lu with CKA_ID %s; give them distinct ids", t->name, t->label, (unsigned long)klass, hex);
+        P11P_ERROR(
+            COMP,
+            "token \"%s\": the backing token \"%s\" holds several objects of class %lu with CKA_ID %s; give them distinct ids",
+            t->name, t->label, (unsigned long)klass, hex);
         return P11P_ERR_CORRUPT;
     }
     *out = found[0];
@@ -218,8 +256,8 @@ enum p11p_status p11p_hsm_key_find(struct p11p_hsm_token *t,
 }
 
 /* Reads the attributes types[] of h into l (two-step, bounded). */
-static enum p11p_status get_attrs(struct p11p_hsm_token *t,
-                                  CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+static enum p11p_status get_attrs(struct p11p_hsm_token *t, CK_SESSION_HANDLE s,
+                                  CK_OBJECT_HANDLE h,
                                   const CK_ATTRIBUTE_TYPE *types, size_t n,
                                   struct p11p_attrlist *l)
 {
@@ -233,8 +271,8 @@ static enum p11p_status get_attrs(struct p11p_hsm_token *t,
         a.pValue = NULL;
         a.ulValueLen = 0;
         rv = t->fl->C_GetAttributeValue(s, h, &a, 1);
-        if (rv != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION ||
-            a.ulValueLen > MAX_ATTR) {
+        if (rv != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION
+            || a.ulValueLen > MAX_ATTR) {
             rc = p11p_hsm_module_fail(t, "C_GetAttributeValue", rv,
                                       "reading a public key");
             break;
@@ -261,11 +299,10 @@ static enum p11p_status get_attrs(struct p11p_hsm_token *t,
 enum p11p_status p11p_hsm_key_read_public(struct p11p_hsm_token *t,
                                           CK_SESSION_HANDLE s,
                                           CK_OBJECT_HANDLE h,
-                                          CK_KEY_TYPE key_type,
-                                          EVP_PKEY **out)
+                                          CK_KEY_TYPE key_type, EVP_PKEY **out)
 {
-    static const CK_ATTRIBUTE_TYPE rsa[] = {CKA_MODULUS, CKA_PUBLIC_EXPONENT};
-    static const CK_ATTRIBUTE_TYPE ec[] = {CKA_EC_PARAMS, CKA_EC_POINT};
+    static const CK_ATTRIBUTE_TYPE rsa[] = { CKA_MODULUS, CKA_PUBLIC_EXPONENT };
+    static const CK_ATTRIBUTE_TYPE ec[] = { CKA_EC_PARAMS, CKA_EC_POINT };
     struct p11p_attrlist l;
     enum p11p_status rc;
 
@@ -309,6 +346,8 @@ static void hsm_op_free(struct p11p_key_op *base)
     }
     p11p_key_unref(op->base.key);
     p11p_hsm_module_token_unref(op->tok);
+    EVP_MD_CTX_free(op->md_ctx);
+    EVP_MD_free(op->md);
     free(op);
 }
 
@@ -321,6 +360,68 @@ static bool is_raw(CK_MECHANISM_TYPE m)
     }
     return false;
 }
+
+/* Prepares the local digest of emulated mechanism i. */
+static CK_RV digest_init(struct hsm_op *op, size_t i)
+{
+    if (op->md == NULL || op->md_mech != emulable[i].mech) {
+        EVP_MD_free(op->md);
+        op->md = EVP_MD_fetch(p11p_ossl_libctx(), emulable[i].md, NULL);
+        op->md_mech = emulable[i].mech;
+    }
+    if (op->md_ctx == NULL) {
+        op->md_ctx = EVP_MD_CTX_new();
+    }
+    if (op->md == NULL || op->md_ctx == NULL
+        || EVP_DigestInit_ex(op->md_ctx, op->md, NULL) != 1) {
+        return CKR_HOST_MEMORY;
+    }
+    return CKR_OK;
+}
+
+/* C_SignInit in the backing module, or its raw mechanism with a local
+ * digest when the backing module lacks the hashed one. */
+static CK_RV sign_init(struct hsm_op *op, struct hsm_key *key,
+                       const CK_MECHANISM *mech)
+{
+    CK_MECHANISM raw = { 0, NULL, 0 };
+    unsigned bit;
+    CK_RV rv;
+
+    op->hash_here = false;
+    for (size_t i = 0; i < sizeof(emulable) / sizeof(emulable[0]); i++) {
+        if (emulable[i].mech != mech->mechanism) {
+            continue;
+        }
+        bit = 1u << i;
+        if ((atomic_load_explicit(&op->tok->emulated, memory_order_relaxed)
+             & bit)
+            == 0) {
+            rv = op->tok->fl->C_SignInit(op->sess, (CK_MECHANISM *)mech,
+                                         key->handle);
+            if (rv != CKR_MECHANISM_INVALID) {
+                return rv;
+            }
+            atomic_fetch_or(&op->tok->emulated, bit);
+            P11P_INFO(
+                COMP,
+                "token \"%s\": backing token \"%s\" lacks mechanism 0x%lx: hashing here, signing there",
+                op->tok->name, op->tok->label, (unsigned long)mech->mechanism);
+        }
+        raw.mechanism = emulable[i].raw;
+        rv = digest_init(op, i);
+        if (rv == CKR_OK) {
+            rv = op->tok->fl->C_SignInit(op->sess, &raw, key->handle);
+        }
+        op->hash_here = rv == CKR_OK;
+        return rv;
+    }
+    return op->tok->fl->C_SignInit(op->sess, (CK_MECHANISM *)mech, key->handle);
+}
+
+/* Signs the local digest with the backing raw mechanism. */
+static enum p11p_status sign_digest(struct hsm_op *op, unsigned char *out,
+                                    CK_ULONG *len);
 
 static enum p11p_status hsm_op_init(struct p11p_key *k,
                                     enum p11p_key_op_kind kind,
@@ -364,17 +465,15 @@ static enum p11p_status hsm_op_init(struct p11p_key *k,
         p11p_key_unref(op->base.key);
         op->base.key = p11p_key_ref(k);
     }
+    op->hash_here = false;
     rv = kind == P11P_KEY_OP_SIGN
-             ? op->tok->fl->C_SignInit(op->sess, (CK_MECHANISM *)mech,
-                                       key->handle)
+             ? sign_init(op, key, mech)
              : op->tok->fl->C_DecryptInit(op->sess, (CK_MECHANISM *)mech,
                                           key->handle);
     if (rv != CKR_OK) {
-        return p11p_hsm_module_fail(op->tok,
-                                    kind == P11P_KEY_OP_SIGN
-                                        ? "C_SignInit"
-                                        : "C_DecryptInit",
-                                    rv, NULL);
+        return p11p_hsm_module_fail(
+            op->tok, kind == P11P_KEY_OP_SIGN ? "C_SignInit" : "C_DecryptInit",
+            rv, NULL);
     }
     op->kind = kind;
     op->active = true;
@@ -408,6 +507,12 @@ static enum p11p_status hsm_op_update(struct p11p_key_op *base,
     if (!op->active) {
         return P11P_ERR_INTERNAL;
     }
+    if (op->hash_here) {
+        if (EVP_DigestUpdate(op->md_ctx, in, inlen) != 1) {
+            return op_end(op, "EVP_DigestUpdate", CKR_FUNCTION_FAILED);
+        }
+        return P11P_OK;
+    }
     rv = op->tok->fl->C_SignUpdate(op->sess, (CK_BYTE *)in, inlen);
     if (rv != CKR_OK) {
         return op_end(op, "C_SignUpdate", rv);
@@ -428,8 +533,9 @@ static enum p11p_status hsm_op_final(struct p11p_key_op *base,
     if (!op->active) {
         return P11P_ERR_INTERNAL;
     }
-    rc = op_end(op, "C_SignFinal",
-                op->tok->fl->C_SignFinal(op->sess, out, &len));
+    rc = op->hash_here ? sign_digest(op, out, &len)
+                       : op_end(op, "C_SignFinal",
+                                op->tok->fl->C_SignFinal(op->sess, out, &len));
     if (rc == P11P_OK) {
         *out_len = len;
     }
@@ -447,19 +553,36 @@ static enum p11p_status hsm_op_oneshot(struct p11p_key_op *base,
     if (!op->active) {
         return P11P_ERR_INTERNAL;
     }
-    if (op->kind == P11P_KEY_OP_SIGN) {
-        rc = op_end(op, "C_Sign",
-                    op->tok->fl->C_Sign(op->sess, (CK_BYTE *)in, inlen, out,
-                                        &len));
+    if (op->hash_here) {
+        rc = EVP_DigestUpdate(op->md_ctx, in, inlen) == 1
+                 ? sign_digest(op, out, &len)
+                 : op_end(op, "EVP_DigestUpdate", CKR_FUNCTION_FAILED);
+    } else if (op->kind == P11P_KEY_OP_SIGN) {
+        rc = op_end(
+            op, "C_Sign",
+            op->tok->fl->C_Sign(op->sess, (CK_BYTE *)in, inlen, out, &len));
     } else {
-        rc = op_end(op, "C_Decrypt",
-                    op->tok->fl->C_Decrypt(op->sess, (CK_BYTE *)in, inlen,
-                                           out, &len));
+        rc = op_end(
+            op, "C_Decrypt",
+            op->tok->fl->C_Decrypt(op->sess, (CK_BYTE *)in, inlen, out, &len));
     }
     if (rc == P11P_OK) {
         *out_len = len;
     }
     return rc;
+}
+
+static enum p11p_status sign_digest(struct hsm_op *op, unsigned char *out,
+                                    CK_ULONG *len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+
+    if (EVP_DigestFinal_ex(op->md_ctx, md, &md_len) != 1) {
+        return op_end(op, "EVP_DigestFinal", CKR_FUNCTION_FAILED);
+    }
+    return op_end(op, "C_Sign",
+                  op->tok->fl->C_Sign(op->sess, md, md_len, out, len));
 }
 
 static size_t hsm_op_max_output(const struct p11p_key_op *base)
@@ -492,8 +615,24 @@ static enum p11p_status curve_of(const struct p11p_keygen_spec *spec,
                                  const unsigned char **der, size_t *len)
 {
     for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
-        if (curves[i].nid == spec->curve_nid &&
-            curves[i].key_type == spec->key_type) {
+        if (curves[i].nid == spec->curve_nid
+            && curves[i].key_type == spec->key_type) {
+            *der = curves[i].der;
+            *len = curves[i].der_len;
+            return P11P_OK;
+        }
+    }
+    return P11P_ERR_UNSUPPORTED;
+}
+
+enum p11p_status p11p_hsm_key_curve_by_group(const char *group,
+                                             CK_KEY_TYPE *key_type,
+                                             const unsigned char **der,
+                                             size_t *len)
+{
+    for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
+        if (strcmp(curves[i].group, group) == 0) {
+            *key_type = curves[i].key_type;
             *der = curves[i].der;
             *len = curves[i].der_len;
             return P11P_OK;
@@ -507,18 +646,18 @@ struct gen_tmpl {
     CK_MECHANISM mech;
     CK_ULONG bits;
     unsigned char exp[8];
-    CK_ATTRIBUTE pub[10];
+    CK_ATTRIBUTE pub[12];
     CK_ULONG n_pub;
-    CK_ATTRIBUTE priv[12];
+    CK_ATTRIBUTE priv[14];
     CK_ULONG n_priv;
 };
 
-#define ADD(arr, n, t, p, l)                                                   \
-    do {                                                                       \
-        (arr)[(n)].type = (t);                                                 \
-        (arr)[(n)].pValue = (void *)(p);                                       \
-        (arr)[(n)].ulValueLen = (l);                                           \
-        (n)++;                                                                 \
+#define ADD(arr, n, t, p, l)             \
+    do {                                 \
+        (arr)[(n)].type = (t);           \
+        (arr)[(n)].pValue = (void *)(p); \
+        (arr)[(n)].ulValueLen = (l);     \
+        (n)++;                           \
     } while (0)
 
 static enum p11p_status build_tmpl(const struct p11p_keygen_spec *spec,
@@ -526,8 +665,8 @@ static enum p11p_status build_tmpl(const struct p11p_keygen_spec *spec,
                                    struct gen_tmpl *g)
 {
     const unsigned char *ecp = NULL;
-    size_t ecp_len = 0, label_len = spec->label != NULL ? strlen(spec->label)
-                                                        : 0;
+    size_t ecp_len = 0,
+           label_len = spec->label != NULL ? strlen(spec->label) : 0;
     unsigned long e = spec->rsa_exponent != 0 ? spec->rsa_exponent : 65537;
     size_t elen = 0;
     enum p11p_status rc = P11P_OK;
@@ -569,11 +708,16 @@ static enum p11p_status build_tmpl(const struct p11p_keygen_spec *spec,
         ADD(g->pub, g->n_pub, CKA_LABEL, spec->label, label_len);
         ADD(g->priv, g->n_priv, CKA_LABEL, spec->label, label_len);
     }
+    /* Only what p11portal offers: no wrapping or derivation (SoftHSM2
+     * would default some of these to true). */
+    ADD(g->pub, g->n_pub, CKA_WRAP, &no, sizeof(no));
+    ADD(g->priv, g->n_priv, CKA_UNWRAP, &no, sizeof(no));
+    ADD(g->priv, g->n_priv, CKA_DERIVE, &no, sizeof(no));
+    ADD(g->priv, g->n_priv, CKA_DECRYPT, rsa ? &yes : &no, sizeof(yes));
     if (rsa) {
         ADD(g->pub, g->n_pub, CKA_MODULUS_BITS, &g->bits, sizeof(g->bits));
         ADD(g->pub, g->n_pub, CKA_PUBLIC_EXPONENT, g->exp, elen);
         ADD(g->pub, g->n_pub, CKA_ENCRYPT, &yes, sizeof(yes));
-        ADD(g->priv, g->n_priv, CKA_DECRYPT, &yes, sizeof(yes));
     } else {
         ADD(g->pub, g->n_pub, CKA_EC_PARAMS, ecp, ecp_len);
     }
@@ -586,7 +730,7 @@ static bool retag(struct p11p_hsm_token *t, CK_SESSION_HANDLE s,
                   CK_OBJECT_HANDLE hpub, CK_OBJECT_HANDLE hpriv,
                   const unsigned char id[20])
 {
-    CK_ATTRIBUTE a = {CKA_ID, (void *)id, 20};
+    CK_ATTRIBUTE a = { CKA_ID, (void *)id, 20 };
     CK_RV rv = t->fl->C_SetAttributeValue(s, hpriv, &a, 1);
 
     if (rv == CKR_OK) {
@@ -594,7 +738,10 @@ static bool retag(struct p11p_hsm_token *t, CK_SESSION_HANDLE s,
     }
     if (rv != CKR_OK) {
         char buf[32];
-        P11P_WARN(COMP, "token \"%s\": backing token \"%s\" refused to set CKA_ID (%s); the key keeps a random backing CKA_ID different from the one p11portal shows", t->name, t->label, p11p_hsm_module_rv_name(rv, buf, sizeof(buf)));
+        P11P_WARN(
+            COMP,
+            "token \"%s\": backing token \"%s\" refused to set CKA_ID (%s); the key keeps a random backing CKA_ID different from the one p11portal shows",
+            t->name, t->label, p11p_hsm_module_rv_name(rv, buf, sizeof(buf)));
         return false;
     }
     return true;
@@ -647,15 +794,18 @@ enum p11p_status p11p_hsm_key_generate(struct p11p_hsm_ks *ks,
     has_sess = true;
     rc = p11p_hsm_key_find(t, s, CKO_PRIVATE_KEY, ref.id, ref.id_len, &other);
     if (rc == P11P_OK) {
-        P11P_ERROR(COMP, "token \"%s\": the backing token \"%s\" already holds a private key with this CKA_ID; adopt it or choose another id", t->name, t->label);
+        P11P_ERROR(
+            COMP,
+            "token \"%s\": the backing token \"%s\" already holds a private key with this CKA_ID; adopt it or choose another id",
+            t->name, t->label);
         rc = P11P_ERR_EXISTS;
         goto out;
     }
     if (rc != P11P_ERR_NOT_FOUND) {
         goto out;
     }
-    rv = t->fl->C_GenerateKeyPair(s, &g.mech, g.pub, g.n_pub, g.priv,
-                                  g.n_priv, &hpub, &hpriv);
+    rv = t->fl->C_GenerateKeyPair(s, &g.mech, g.pub, g.n_pub, g.priv, g.n_priv,
+                                  &hpub, &hpriv);
     if (rv != CKR_OK) {
         rc = p11p_hsm_module_fail(t, "C_GenerateKeyPair", rv,
                                   "generating a key");
@@ -708,9 +858,12 @@ static enum p11p_status decode_here(struct p11p_hsm_ks *ks,
 {
     enum p11p_status rc = p11p_hsm_key_blob_decode(blob, ref);
 
-    if (rc == P11P_OK && ref->serial[0] != '\0' &&
-        strcmp(ref->serial, ks->tok->serial) != 0) {
-        P11P_ERROR(COMP, "token \"%s\": this key lives in the backing token with serial %s, but the token is configured with the backing token \"%s\" serial %s", ks->tok->name, ref->serial, ks->tok->label, ks->tok->serial);
+    if (rc == P11P_OK && ref->serial[0] != '\0'
+        && strcmp(ref->serial, ks->tok->serial) != 0) {
+        P11P_ERROR(
+            COMP,
+            "token \"%s\": this key lives in the backing token with serial %s, but the token is configured with the backing token \"%s\" serial %s",
+            ks->tok->name, ref->serial, ks->tok->label, ks->tok->serial);
         rc = P11P_ERR_CONFIG;
     }
     return rc;
@@ -762,7 +915,10 @@ enum p11p_status p11p_hsm_key_load(struct p11p_hsm_ks *ks,
     rc = p11p_hsm_key_find(t, s, CKO_PRIVATE_KEY, ref.id, ref.id_len,
                            &key->handle);
     if (rc == P11P_ERR_NOT_FOUND) {
-        P11P_ERROR(COMP, "token \"%s\": the private key is gone from the backing token \"%s\" (module %s)", t->name, t->label, t->path);
+        P11P_ERROR(
+            COMP,
+            "token \"%s\": the private key is gone from the backing token \"%s\" (module %s)",
+            t->name, t->label, t->path);
     }
     if (rc != P11P_OK) {
         goto out;
@@ -783,8 +939,8 @@ out:
 enum p11p_status p11p_hsm_key_destroy(struct p11p_hsm_ks *ks,
                                       const struct p11p_cache_keyblob *blob)
 {
-    static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY,
-                                              CKO_PUBLIC_KEY};
+    static const CK_OBJECT_CLASS classes[] = { CKO_PRIVATE_KEY,
+                                               CKO_PUBLIC_KEY };
     struct p11p_hsm_token *t = ks->tok;
     enum p11p_status rc = P11P_ERR_INTERNAL;
     struct p11p_hsm_ref ref;
@@ -822,179 +978,5 @@ out:
     if (has_sess) {
         p11p_hsm_module_session_put(t, s, true);
     }
-    return rc;
-}
-
-/* ---- import (issue 7) ---- */
-
-/* Big-number parameters of an RSA private key, as CKA_* of the object. */
-static const struct {
-    CK_ATTRIBUTE_TYPE type;
-    const char *param;
-} rsa_params[] = {
-    {CKA_MODULUS, OSSL_PKEY_PARAM_RSA_N},
-    {CKA_PUBLIC_EXPONENT, OSSL_PKEY_PARAM_RSA_E},
-    {CKA_PRIVATE_EXPONENT, OSSL_PKEY_PARAM_RSA_D},
-    {CKA_PRIME_1, OSSL_PKEY_PARAM_RSA_FACTOR1},
-    {CKA_PRIME_2, OSSL_PKEY_PARAM_RSA_FACTOR2},
-    {CKA_EXPONENT_1, OSSL_PKEY_PARAM_RSA_EXPONENT1},
-    {CKA_EXPONENT_2, OSSL_PKEY_PARAM_RSA_EXPONENT2},
-    {CKA_COEFFICIENT, OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
-};
-#define N_RSA (sizeof(rsa_params) / sizeof(rsa_params[0]))
-
-/* Private values of priv as secrets: RSA's eight numbers, or the EC/EdDSA
- * private value (fixed length) with its curve. */
-static enum p11p_status private_values(EVP_PKEY *priv, CK_KEY_TYPE *kt,
-                                       struct p11p_secret *v[N_RSA],
-                                       CK_ATTRIBUTE_TYPE types[N_RSA],
-                                       size_t *n, const unsigned char **ecp,
-                                       size_t *ecp_len)
-{
-    BIGNUM *bn = NULL;
-    char group[64];
-    size_t len = 0;
-
-    *n = 0;
-    if (EVP_PKEY_is_a(priv, "RSA")) {
-        *kt = CKK_RSA;
-        for (size_t i = 0; i < N_RSA; i++) {
-            if (EVP_PKEY_get_bn_param(priv, rsa_params[i].param, &bn) != 1 ||
-                (v[i] = p11p_secret_new((size_t)BN_num_bytes(bn))) == NULL ||
-                BN_bn2bin(bn, v[i]->data) < 0) {
-                BN_clear_free(bn);
-                return P11P_ERR_CRYPTO;
-            }
-            BN_clear_free(bn);
-            bn = NULL;
-            types[i] = rsa_params[i].type;
-            *n = i + 1;
-        }
-        return P11P_OK;
-    }
-    if (EVP_PKEY_is_a(priv, "ED25519")) {
-        snprintf(group, sizeof(group), "ED25519");
-        *kt = CKK_EC_EDWARDS;
-        if ((v[0] = p11p_secret_new(32)) == NULL) {
-            return P11P_ERR_NOMEM;
-        }
-        len = 32;
-        if (EVP_PKEY_get_raw_private_key(priv, v[0]->data, &len) != 1) {
-            return P11P_ERR_CRYPTO;
-        }
-    } else {
-        *kt = CKK_EC;
-        if (EVP_PKEY_get_group_name(priv, group, sizeof(group), NULL) != 1 ||
-            EVP_PKEY_get_bn_param(priv, OSSL_PKEY_PARAM_PRIV_KEY, &bn) != 1) {
-            return P11P_ERR_UNSUPPORTED;
-        }
-        len = ((size_t)EVP_PKEY_get_bits(priv) + 7) / 8;
-        v[0] = p11p_secret_new(len);
-        if (v[0] == NULL || BN_bn2binpad(bn, v[0]->data, (int)len) < 0) {
-            BN_clear_free(bn);
-            return P11P_ERR_CRYPTO;
-        }
-        BN_clear_free(bn);
-    }
-    types[0] = CKA_VALUE;
-    *n = 1;
-    for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
-        if (strcmp(curves[i].group, group) == 0) {
-            *ecp = curves[i].der;
-            *ecp_len = curves[i].der_len;
-            return P11P_OK;
-        }
-    }
-    return P11P_ERR_UNSUPPORTED;
-}
-
-enum p11p_status p11p_hsm_key_import(struct p11p_hsm_ks *ks, EVP_PKEY *priv,
-                                     const struct p11p_keygen_spec *spec,
-                                     struct p11p_cache_keyblob *out_blob)
-{
-    struct p11p_hsm_token *t = ks->tok;
-    enum p11p_status rc = P11P_ERR_INTERNAL;
-    struct p11p_secret *v[N_RSA] = {NULL};
-    CK_ATTRIBUTE_TYPE types[N_RSA];
-    CK_ATTRIBUTE tmpl[24];
-    CK_ULONG n = 0;
-    CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
-    CK_KEY_TYPE kt = 0;
-    struct p11p_hsm_ref ref;
-    EVP_PKEY *pub = NULL;
-    const unsigned char *ecp = NULL;
-    size_t ecp_len = 0, nv = 0;
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    bool has_sess = false;
-    CK_RV rv;
-
-    memset(&ref, 0, sizeof(ref));
-    if (!p11p_hsm_is_user(ks)) {
-        rc = P11P_ERR_AUTH;
-        goto out;
-    }
-    rc = p11p_keyattrs_public_copy(priv, &pub);
-    if (rc == P11P_OK) {
-        rc = private_values(priv, &kt, v, types, &nv, &ecp, &ecp_len);
-    }
-    if (rc != P11P_OK) {
-        goto out;
-    }
-    if (spec != NULL && spec->ckaid != NULL && spec->ckaid_len > 0 &&
-        spec->ckaid_len <= sizeof(ref.id)) {
-        memcpy(ref.id, spec->ckaid, spec->ckaid_len);
-        ref.id_len = spec->ckaid_len;
-    } else {
-        rc = p11p_keyattrs_default_id(pub, ref.id);
-        ref.id_len = 20;
-        if (rc != P11P_OK) {
-            goto out;
-        }
-    }
-    ADD(tmpl, n, CKA_CLASS, &klass, sizeof(klass));
-    ADD(tmpl, n, CKA_KEY_TYPE, &kt, sizeof(kt));
-    ADD(tmpl, n, CKA_TOKEN, &yes, sizeof(yes));
-    ADD(tmpl, n, CKA_PRIVATE, &yes, sizeof(yes));
-    ADD(tmpl, n, CKA_SENSITIVE, &yes, sizeof(yes));
-    ADD(tmpl, n, CKA_EXTRACTABLE, &no, sizeof(no));
-    ADD(tmpl, n, CKA_SIGN, &yes, sizeof(yes));
-    ADD(tmpl, n, CKA_ID, ref.id, ref.id_len);
-    if (kt == CKK_RSA) {
-        ADD(tmpl, n, CKA_DECRYPT, &yes, sizeof(yes));
-    } else {
-        ADD(tmpl, n, CKA_EC_PARAMS, ecp, ecp_len);
-    }
-    if (spec != NULL && spec->label != NULL) {
-        ADD(tmpl, n, CKA_LABEL, spec->label, strlen(spec->label));
-    }
-    for (size_t i = 0; i < nv; i++) {
-        ADD(tmpl, n, types[i], v[i]->data, v[i]->len);
-    }
-    rc = p11p_hsm_module_session_get(t, &s);
-    if (rc != P11P_OK) {
-        goto out;
-    }
-    has_sess = true;
-    rv = t->fl->C_CreateObject(s, tmpl, n, &h);
-    if (rv != CKR_OK) {
-        rc = p11p_hsm_module_fail(t, "C_CreateObject", rv,
-                                  "importing a private key");
-        goto out;
-    }
-    ref.key_type = kt;
-    memcpy(ref.serial, t->serial, sizeof(ref.serial));
-    rc = p11p_hsm_key_blob_encode(&ref, pub, out_blob);
-    if (rc != P11P_OK) {
-        t->fl->C_DestroyObject(s, h);
-    }
-out:
-    if (has_sess) {
-        p11p_hsm_module_session_put(t, s, true);
-    }
-    for (size_t i = 0; i < N_RSA; i++) {
-        p11p_secret_free(v[i]);
-    }
-    EVP_PKEY_free(pub);
     return rc;
 }

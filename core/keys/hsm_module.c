@@ -16,7 +16,7 @@
 #include "core/base/log.h"
 #include "core/base/str.h"
 
-#define COMP "keys"
+#define COMP      "keys"
 #define MAX_SLOTS 256u
 
 struct p11p_hsm_module {
@@ -36,7 +36,10 @@ static struct p11p_hsm_module *registry;
 
 /* ---- CK_RV names and statuses ---- */
 
-#define RV(x, st) {x, #x, st}
+#define RV(x, st) \
+    {             \
+        x, #x, st \
+    }
 static const struct {
     CK_RV rv;
     const char *name;
@@ -134,9 +137,17 @@ enum p11p_status p11p_hsm_module_fail(const struct p11p_hsm_token *t,
     enum p11p_status st = p11p_hsm_module_status(rv);
 
     if (st == P11P_ERR_AUTH || st == P11P_ERR_PIN_LOCKED) {
-        P11P_WARN(COMP, "token \"%s\": backing %s failed: %s (module %s, token \"%s\")%s%s", t->name, fn, name, t->path, t->label, what != NULL ? " while " : "", what != NULL ? what : "");
+        P11P_WARN(
+            COMP,
+            "token \"%s\": backing %s failed: %s (module %s, token \"%s\")%s%s",
+            t->name, fn, name, t->path, t->label, what != NULL ? " while " : "",
+            what != NULL ? what : "");
     } else {
-        P11P_ERROR(COMP, "token \"%s\": backing %s failed: %s (module %s, token \"%s\")%s%s", t->name, fn, name, t->path, t->label, what != NULL ? " while " : "", what != NULL ? what : "");
+        P11P_ERROR(
+            COMP,
+            "token \"%s\": backing %s failed: %s (module %s, token \"%s\")%s%s",
+            t->name, fn, name, t->path, t->label, what != NULL ? " while " : "",
+            what != NULL ? what : "");
     }
     return st == P11P_OK ? P11P_ERR_IO : st;
 }
@@ -150,16 +161,19 @@ struct ck_interface {
     void *functions;
     CK_FLAGS flags;
 };
-typedef CK_RV (*p11p_hsm_get_interface_fn)(CK_UTF8CHAR *name, CK_VERSION *version,
-                                  struct ck_interface **out, CK_FLAGS flags);
+typedef CK_RV (*p11p_hsm_get_interface_fn)(CK_UTF8CHAR *name,
+                                           CK_VERSION *version,
+                                           struct ck_interface **out,
+                                           CK_FLAGS flags);
 
 /* A failure before a backing token exists. */
 static enum p11p_status fail_module(const char *token, const char *path,
-                                   const char *fn, CK_RV rv)
+                                    const char *fn, CK_RV rv)
 {
     char buf[32];
 
-    P11P_ERROR(COMP, "token \"%s\": backing module %s: %s failed: %s", token, path, fn, p11p_hsm_module_rv_name(rv, buf, sizeof(buf)));
+    P11P_ERROR(COMP, "token \"%s\": backing module %s: %s failed: %s", token,
+               path, fn, p11p_hsm_module_rv_name(rv, buf, sizeof(buf)));
     return P11P_ERR_CONFIG;
 }
 
@@ -182,7 +196,10 @@ static enum p11p_status get_function_list(const char *token, void *dl,
     /* A 3.0-only module: its 3.0 list starts with the 2.x layout. */
     *(void **)&get_iface = dlsym(dl, "C_GetInterface");
     if (get_iface == NULL) {
-        P11P_ERROR(COMP, "token \"%s\": %s is not a PKCS#11 module (no C_GetFunctionList or C_GetInterface); check hsm_module", token, path);
+        P11P_ERROR(
+            COMP,
+            "token \"%s\": %s is not a PKCS#11 module (no C_GetFunctionList or C_GetInterface); check hsm_module",
+            token, path);
         return P11P_ERR_CONFIG;
     }
     rv = get_iface((CK_UTF8CHAR *)"PKCS 11", NULL, &iface, 0);
@@ -206,7 +223,10 @@ static enum p11p_status init_module(const char *token,
     if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         /* Someone else in this process initialised it: theirs to
          * finalize. */
-        P11P_DEBUG(COMP, "token \"%s\": backing module %s was already initialised by the application", token, mod->path);
+        P11P_DEBUG(
+            COMP,
+            "token \"%s\": backing module %s was already initialised by the application",
+            token, mod->path);
         mod->owns_init = false;
     } else if (rv != CKR_OK) {
         return fail_module(token, mod->path, "C_Initialize", rv);
@@ -280,7 +300,10 @@ static enum p11p_status module_acquire(const char *token, const char *path,
     }
     mod->dl = dlopen(path, RTLD_LOCAL | RTLD_NOW);
     if (mod->dl == NULL) {
-        P11P_ERROR(COMP, "token \"%s\": cannot load the backing module: %s; check hsm_module", token, dlerror());
+        P11P_ERROR(
+            COMP,
+            "token \"%s\": cannot load the backing module: %s; check hsm_module",
+            token, dlerror());
         rc = P11P_ERR_CONFIG;
         goto out;
     }
@@ -341,10 +364,10 @@ static enum p11p_status find_slot(struct p11p_hsm_token *t,
         }
         trim_field(ti.label, sizeof(ti.label), label);
         trim_field(ti.serialNumber, sizeof(ti.serialNumber), serial);
-        if ((conf->hsm_token_label != NULL &&
-             strcmp(conf->hsm_token_label, label) != 0) ||
-            (conf->hsm_token_serial != NULL &&
-             strcmp(conf->hsm_token_serial, serial) != 0)) {
+        if ((conf->hsm_token_label != NULL
+             && strcmp(conf->hsm_token_label, label) != 0)
+            || (conf->hsm_token_serial != NULL
+                && strcmp(conf->hsm_token_serial, serial) != 0)) {
             continue;
         }
         if (found++ == 0) {
@@ -356,7 +379,13 @@ static enum p11p_status find_slot(struct p11p_hsm_token *t,
     if (found == 1) {
         return P11P_OK;
     }
-    P11P_ERROR(COMP, "token \"%s\" (%s): backing module %s has %s token with label \"%s\" serial \"%s\"; check hsm_token_label / hsm_token_serial (list tokens with: pkcs11-tool --module %s --list-token-slots)", t->name, conf->source != NULL ? conf->source : "?", t->path, found == 0 ? "no" : "more than one", conf->hsm_token_label != NULL ? conf->hsm_token_label : "*", conf->hsm_token_serial != NULL ? conf->hsm_token_serial : "*", t->path);
+    P11P_ERROR(
+        COMP,
+        "token \"%s\" (%s): backing module %s has %s token with label \"%s\" serial \"%s\"; check hsm_token_label / hsm_token_serial (list tokens with: pkcs11-tool --module %s --list-token-slots)",
+        t->name, conf->source != NULL ? conf->source : "?", t->path,
+        found == 0 ? "no" : "more than one",
+        conf->hsm_token_label != NULL ? conf->hsm_token_label : "*",
+        conf->hsm_token_serial != NULL ? conf->hsm_token_serial : "*", t->path);
     return P11P_ERR_CONFIG;
 }
 
@@ -368,9 +397,12 @@ enum p11p_status p11p_hsm_module_token_open(const struct p11p_conf_token *conf,
     const char *name = conf->name != NULL ? conf->name : "?";
 
     *out = NULL;
-    if (conf->hsm_module == NULL ||
-        (conf->hsm_token_label == NULL && conf->hsm_token_serial == NULL)) {
-        P11P_ERROR(COMP, "token \"%s\" (%s): key_backend = hsm needs hsm_module and hsm_token_label or hsm_token_serial", name, conf->source != NULL ? conf->source : "?");
+    if (conf->hsm_module == NULL
+        || (conf->hsm_token_label == NULL && conf->hsm_token_serial == NULL)) {
+        P11P_ERROR(
+            COMP,
+            "token \"%s\" (%s): key_backend = hsm needs hsm_module and hsm_token_label or hsm_token_serial",
+            name, conf->source != NULL ? conf->source : "?");
         rc = P11P_ERR_CONFIG;
         goto out;
     }
@@ -380,6 +412,7 @@ enum p11p_status p11p_hsm_module_token_open(const struct p11p_conf_token *conf,
         goto out;
     }
     atomic_init(&t->refs, 1);
+    atomic_init(&t->emulated, 0);
     pthread_mutex_init(&t->mu, NULL);
     t->pid = getpid();
     rc = module_acquire(name, conf->hsm_module, &t->mod);
@@ -392,7 +425,10 @@ enum p11p_status p11p_hsm_module_token_open(const struct p11p_conf_token *conf,
     if (rc != P11P_OK) {
         goto out;
     }
-    P11P_DEBUG(COMP, "token \"%s\": backing token \"%s\" (serial %s) in slot %lu of %s", name, t->label, t->serial, (unsigned long)t->slot, t->path);
+    P11P_DEBUG(
+        COMP,
+        "token \"%s\": backing token \"%s\" (serial %s) in slot %lu of %s",
+        name, t->label, t->serial, (unsigned long)t->slot, t->path);
     *out = t;
     t = NULL;
     rc = P11P_OK;
@@ -416,8 +452,8 @@ bool p11p_hsm_module_is_usable(const struct p11p_hsm_token *t)
 
 void p11p_hsm_module_token_unref(struct p11p_hsm_token *t)
 {
-    if (t == NULL ||
-        atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1) {
+    if (t == NULL
+        || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1) {
         return;
     }
     if (p11p_hsm_module_is_usable(t)) {
@@ -455,8 +491,8 @@ enum p11p_status p11p_hsm_module_session_get(struct p11p_hsm_token *t,
     return P11P_OK;
 }
 
-void p11p_hsm_module_session_put(struct p11p_hsm_token *t,
-                                 CK_SESSION_HANDLE h, bool clean)
+void p11p_hsm_module_session_put(struct p11p_hsm_token *t, CK_SESSION_HANDLE h,
+                                 bool clean)
 {
     CK_SESSION_HANDLE *grown;
 

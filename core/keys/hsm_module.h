@@ -38,11 +38,13 @@ struct p11p_hsm_token {
     CK_FUNCTION_LIST *fl; /* borrowed from mod */
     const char *path;     /* the module path, borrowed from mod */
     CK_SLOT_ID slot;
-    char *name;        /* the p11portal token name, for logs */
-    char label[33];    /* backing token label, trimmed */
-    char serial[17];   /* backing token serial, trimmed */
-    pid_t pid;         /* the process that opened it */
-    pthread_mutex_t mu; /* guards the pool */
+    char *name;           /* the p11portal token name, for logs */
+    char label[33];       /* backing token label, trimmed */
+    char serial[17];      /* backing token serial, trimmed */
+    pid_t pid;            /* the process that opened it */
+    atomic_uint emulated; /* bit i: hsm_key.c's hashed mechanism i is
+                             missing in the backing module (hashed here) */
+    pthread_mutex_t mu;   /* guards the pool */
     CK_SESSION_HANDLE *pool;
     size_t n_pool;
     size_t cap_pool;
@@ -73,8 +75,8 @@ enum p11p_status p11p_hsm_module_session_get(struct p11p_hsm_token *t,
 
 /* Returns a session to the pool; clean false (an operation may still be
  * active in it) closes it instead. */
-void p11p_hsm_module_session_put(struct p11p_hsm_token *t,
-                                 CK_SESSION_HANDLE h, bool clean);
+void p11p_hsm_module_session_put(struct p11p_hsm_token *t, CK_SESSION_HANDLE h,
+                                 bool clean);
 
 /* Reads the backing CK_TOKEN_INFO. */
 enum p11p_status p11p_hsm_module_token_info(struct p11p_hsm_token *t,

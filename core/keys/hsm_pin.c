@@ -19,7 +19,7 @@
 
 #define COMP "keys"
 
-static const char *const role_names[] = {"SO", "user"};
+static const char *const role_names[] = { "SO", "user" };
 
 /* Reads at most P11P_HSM_PIN_MAX bytes of the file's first line. */
 static enum p11p_status read_file_pin(const char *token, const char *path,
@@ -34,12 +34,16 @@ static enum p11p_status read_file_pin(const char *token, const char *path,
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-        P11P_ERROR(COMP, "token \"%s\": hsm_pin_source: cannot open %s: %s", token, path, strerror(errno));
+        P11P_ERROR(COMP, "token \"%s\": hsm_pin_source: cannot open %s: %s",
+                   token, path, strerror(errno));
         goto out;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        P11P_ERROR(COMP, "token \"%s\": hsm_pin_source: %s must be a regular file readable by its owner only (chmod 600)", token, path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+        || (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        P11P_ERROR(
+            COMP,
+            "token \"%s\": hsm_pin_source: %s must be a regular file readable by its owner only (chmod 600)",
+            token, path);
         goto out;
     }
     buf = p11p_secret_new(P11P_HSM_PIN_MAX + 1);
@@ -47,13 +51,14 @@ static enum p11p_status read_file_pin(const char *token, const char *path,
         rc = P11P_ERR_NOMEM;
         goto out;
     }
-    while (len < buf->len &&
-           (n = read(fd, buf->data + len, buf->len - len)) != 0) {
+    while (len < buf->len
+           && (n = read(fd, buf->data + len, buf->len - len)) != 0) {
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n < 0) {
-            P11P_ERROR(COMP, "token \"%s\": hsm_pin_source: reading %s: %s", token, path, strerror(errno));
+            P11P_ERROR(COMP, "token \"%s\": hsm_pin_source: reading %s: %s",
+                       token, path, strerror(errno));
             goto out;
         }
         len += (size_t)n;
@@ -65,7 +70,10 @@ static enum p11p_status read_file_pin(const char *token, const char *path,
         }
     }
     if (len == 0 || len > P11P_HSM_PIN_MAX) {
-        P11P_ERROR(COMP, "token \"%s\": hsm_pin_source: %s holds no PIN on its first line (or one longer than %u bytes)", token, path, P11P_HSM_PIN_MAX);
+        P11P_ERROR(
+            COMP,
+            "token \"%s\": hsm_pin_source: %s holds no PIN on its first line (or one longer than %u bytes)",
+            token, path, P11P_HSM_PIN_MAX);
         goto out;
     }
     *out = p11p_secret_dup(buf->data, len);
@@ -78,8 +86,7 @@ out:
     return rc;
 }
 
-enum p11p_status p11p_hsm_pin_read_source(const char *token,
-                                          const char *source,
+enum p11p_status p11p_hsm_pin_read_source(const char *token, const char *source,
                                           struct p11p_secret **out)
 {
     const char *v;
@@ -91,13 +98,19 @@ enum p11p_status p11p_hsm_pin_read_source(const char *token,
     if (strncmp(source, "env:", 4) == 0 && source[4] != '\0') {
         v = secure_getenv(source + 4);
         if (v == NULL || v[0] == '\0' || strlen(v) > P11P_HSM_PIN_MAX) {
-            P11P_ERROR(COMP, "token \"%s\": hsm_pin_source: environment variable %s is not set, empty or too long", token, source + 4);
+            P11P_ERROR(
+                COMP,
+                "token \"%s\": hsm_pin_source: environment variable %s is not set, empty or too long",
+                token, source + 4);
             return P11P_ERR_CONFIG;
         }
         *out = p11p_secret_dup(v, strlen(v));
         return *out != NULL ? P11P_OK : P11P_ERR_NOMEM;
     }
-    P11P_ERROR(COMP, "token \"%s\": hsm_pin_source \"%s\": expected file:PATH or env:VAR", token, source);
+    P11P_ERROR(
+        COMP,
+        "token \"%s\": hsm_pin_source \"%s\": expected file:PATH or env:VAR",
+        token, source);
     return P11P_ERR_CONFIG;
 }
 
@@ -131,9 +144,14 @@ static enum p11p_status count_failure(const struct p11p_hsm_pin *p,
         goto out;
     }
     if (p->max_retries != 0 && fails >= p->max_retries) {
-        P11P_WARN(COMP, "token \"%s\": wrong %s PIN (%u of %u): the %s PIN is now locked", p->token, role_names[role], fails, p->max_retries, role_names[role]);
+        P11P_WARN(
+            COMP,
+            "token \"%s\": wrong %s PIN (%u of %u): the %s PIN is now locked",
+            p->token, role_names[role], fails, p->max_retries,
+            role_names[role]);
     } else {
-        P11P_WARN(COMP, "token \"%s\": wrong %s PIN (%u wrong tries)", p->token, role_names[role], fails);
+        P11P_WARN(COMP, "token \"%s\": wrong %s PIN (%u wrong tries)", p->token,
+                  role_names[role], fails);
     }
     rc = P11P_ERR_AUTH;
 out:
@@ -174,7 +192,9 @@ enum p11p_status p11p_hsm_pin_verify(const struct p11p_hsm_pin *p,
         goto out;
     }
     if (p->max_retries != 0 && a.fail_count >= p->max_retries) {
-        P11P_WARN(COMP, "token \"%s\": the %s PIN is locked after %u wrong tries", p->token, role_names[role], a.fail_count);
+        P11P_WARN(COMP,
+                  "token \"%s\": the %s PIN is locked after %u wrong tries",
+                  p->token, role_names[role], a.fail_count);
         rc = P11P_ERR_PIN_LOCKED;
         goto out;
     }

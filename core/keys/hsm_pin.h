@@ -36,8 +36,7 @@ struct p11p_hsm_pin {
  * that must not be readable by group or others; "env:VAR"). Returns a new
  * secret in *out. P11P_ERR_CONFIG (logged, without the PIN) when the
  * source is malformed, missing or empty. */
-enum p11p_status p11p_hsm_pin_read_source(const char *token,
-                                          const char *source,
+enum p11p_status p11p_hsm_pin_read_source(const char *token, const char *source,
                                           struct p11p_secret **out);
 
 /* Checks pin against the verifier of role. P11P_ERR_AUTH (counted),

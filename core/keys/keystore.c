@@ -6,12 +6,10 @@
  * backend gets a no-op. The vtable of internal.h stays as it is.
  */
 #include "core/keys/backend.h"
-
 #include "core/keys/hsm.h"
 
 enum p11p_status p11p_keystore_adopt(struct p11p_keystore *ks,
-                                     struct p11p_cache *cache,
-                                     size_t *out_n)
+                                     struct p11p_cache *cache, size_t *out_n)
 {
     if (ks == NULL || cache == NULL || out_n == NULL) {
         return P11P_ERR_INVALID_INPUT;
@@ -24,11 +22,9 @@ enum p11p_status p11p_keystore_adopt(struct p11p_keystore *ks,
 }
 
 enum p11p_status p11p_keystore_store_cert(struct p11p_keystore *ks,
-                                          const unsigned char *der,
-                                          size_t len,
+                                          const unsigned char *der, size_t len,
                                           const unsigned char *ckaid,
-                                          size_t ckaid_len,
-                                          const char *label)
+                                          size_t ckaid_len, const char *label)
 {
     if (ks == NULL || der == NULL || len == 0) {
         return P11P_ERR_INVALID_INPUT;
@@ -36,6 +32,6 @@ enum p11p_status p11p_keystore_store_cert(struct p11p_keystore *ks,
     if (ks->backend != &p11p_hsm_backend) {
         return P11P_OK;
     }
-    return p11p_hsm_adopt_store_cert((struct p11p_hsm_ks *)ks, der, len,
-                                     ckaid, ckaid_len, label);
+    return p11p_hsm_adopt_store_cert((struct p11p_hsm_ks *)ks, der, len, ckaid,
+                                     ckaid_len, label);
 }

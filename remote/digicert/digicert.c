@@ -229,6 +229,15 @@ static void digicert_free(struct digicert *d)
     free(d);
 }
 
+/* The enrollment profile of a request: the order's own (it may differ from
+ * the token's current one), unless enrollment_profile_id pins it. */
+static const char *req_profile(const struct digicert *d, const char *profile)
+{
+    return profile != NULL && profile[0] != '\0' && !d->profile_pinned
+               ? profile
+               : d->profile_id;
+}
+
 static const char *conf_or(const struct p11p_conf_token *c, const char *key,
                            const char *dflt)
 {
@@ -314,6 +323,8 @@ static enum p11p_status digicert_open(const struct p11p_conf_token *conf,
     for (size_t l = strlen(d->base); l > 8 && d->base[l - 1] == '/'; l--) {
         d->base[l - 1] = '\0';
     }
+    d->profile_pinned =
+        p11p_conf_token_extra(conf, "enrollment_profile_id") != NULL;
     d->profile_id =
         p11p_str_dup(conf_or(conf, "enrollment_profile_id", conf->profile));
     if (d->profile_id == NULL) {
@@ -448,8 +459,8 @@ build_body(struct digicert *d, const struct p11p_enroll_req *req, char **out)
             goto out;
         }
     }
-    rc = p11p_digicert_json_build(csr, d->profile_id, attrs.kv, attrs.n, dev.kv,
-                                  dev.n, out);
+    rc = p11p_digicert_json_build(csr, req_profile(d, req->profile), attrs.kv,
+                                  attrs.n, dev.kv, dev.n, out);
 out:
     free(csr);
     kvlist_clear(&attrs);
@@ -479,8 +490,9 @@ static enum p11p_status from_record(struct digicert *d, const char *op,
     }
     res->state = st;
     snprintf(res->message, sizeof(res->message),
-             "digicert certificate %s: status %s", r->id,
-             r->status[0] != '\0' ? r->status : "(none)");
+             "digicert certificate %s: status %s%s%s", r->id,
+             r->status[0] != '\0' ? r->status : "(none)",
+             r->reason[0] != '\0' ? ": " : "", r->reason);
     if (st == P11P_REMOTE_ISSUED) {
         if (r->pem == NULL) {
             /* Issued but no body yet: collect again later. */
@@ -723,12 +735,13 @@ out:
  * cannot be matched: while one exists the outcome stays unknown
  * (SENT_UNKNOWN), so that the engine asks again later instead of ordering
  * twice. */
-static enum p11p_status digicert_find(void *state, const char *request_token,
-                                      const unsigned char pubkey_sha256[32],
-                                      struct p11p_remote_result *res)
+static enum p11p_status find_in_profile(struct digicert *d,
+                                        const char *profile_id,
+                                        const unsigned char pubkey_sha256[32],
+                                        struct p11p_remote_result *res)
 {
-    struct digicert *d = state;
     enum p11p_status rc = P11P_ERR_INTERNAL;
+    bool complete = false;
     struct p11p_http_resp resp;
     struct digicert_record *recs = NULL;
     size_t n = 0;
@@ -740,10 +753,9 @@ static enum p11p_status digicert_find(void *state, const char *request_token,
     char eprof[256];
     char why[ERRSZ];
 
-    (void)request_token;
     memset(&resp, 0, sizeof(resp));
     if (pubkey_sha256 == NULL
-        || p11p_http_escape(d->profile_id, eprof, sizeof(eprof)) != P11P_OK) {
+        || p11p_http_escape(profile_id, eprof, sizeof(eprof)) != P11P_OK) {
         res->status = P11P_ERR_INVALID_INPUT;
         return res->status;
     }
@@ -805,15 +817,28 @@ static enum p11p_status digicert_find(void *state, const char *request_token,
         }
         offset += (unsigned)n;
         if (n < limit || (total >= 0 && offset >= (unsigned long long)total)) {
+            complete = true;
             break;
         }
+    }
+    if (!complete) {
+        /* Not found among the first find_max_items: absence is not proven,
+         * and a second order must not follow from a short search. */
+        res->status = P11P_ERR_SENT_UNKNOWN;
+        snprintf(res->message, sizeof(res->message),
+                 "digicert find: no match among the first %u certificates of "
+                 "profile %s; absence not proven (raise find_max_items)",
+                 d->find_max_items, profile_id);
+        P11P_WARN("remote", "token \"%s\": %s", d->token, res->message);
+        rc = res->status;
+        goto out;
     }
     if (unmatched_pending > 0) {
         res->status = P11P_ERR_SENT_UNKNOWN;
         snprintf(
             res->message, sizeof(res->message),
             "digicert find: %u pending orders of profile %s cannot be matched by key yet; reconcile again later",
-            unmatched_pending, d->profile_id);
+            unmatched_pending, profile_id);
         P11P_WARN("remote", "token \"%s\": %s", d->token, res->message);
         rc = res->status;
         goto out;
@@ -822,11 +847,41 @@ static enum p11p_status digicert_find(void *state, const char *request_token,
     res->status = P11P_OK;
     snprintf(res->message, sizeof(res->message),
              "digicert: no certificate of profile %s has this public key",
-             d->profile_id);
+             profile_id);
     rc = P11P_OK;
 out:
     p11p_digicert_json_records_free(recs, n);
     p11p_http_resp_free(&resp);
+    return rc;
+}
+
+static enum p11p_status digicert_find(void *state, const char *request_token,
+                                      const unsigned char pubkey_sha256[32],
+                                      struct p11p_remote_result *res)
+{
+    (void)request_token;
+    return find_in_profile(state, ((struct digicert *)state)->profile_id,
+                           pubkey_sha256, res);
+}
+
+/* Reconciliation with the order's request: its profile first, then the
+ * token's current one if that differs (the configuration may have changed
+ * while the order's outcome was unknown). */
+static enum p11p_status digicert_find_req(void *state,
+                                          const struct p11p_enroll_req *req,
+                                          const unsigned char pubkey_sha256[32],
+                                          struct p11p_remote_result *res)
+{
+    struct digicert *d = state;
+    const char *p = req_profile(d, req->profile);
+    enum p11p_status rc = find_in_profile(d, p, pubkey_sha256, res);
+
+    if (rc == P11P_OK && res->state == P11P_REMOTE_UNKNOWN
+        && strcmp(p, d->profile_id) != 0) {
+        p11p_remote_result_clear(res);
+        memset(res, 0, sizeof(*res));
+        rc = find_in_profile(d, d->profile_id, pubkey_sha256, res);
+    }
     return rc;
 }
 
@@ -988,6 +1043,7 @@ const struct p11p_driver p11p_driver_digicert = {
     .enroll = digicert_enroll,
     .collect = digicert_collect,
     .find = digicert_find,
+    .find_req = digicert_find_req,
     .revoke = digicert_revoke,
     .renew = digicert_renew,
     .trust = NULL, /* no CA endpoint in the IoT API: trust_anchors */

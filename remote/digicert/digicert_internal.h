@@ -37,6 +37,7 @@ struct digicert {
     struct p11p_cred *cred;
     struct p11p_http *http;
     char *profile_id;      /* enrollment_profile_id */
+    bool profile_pinned;   /* enrollment_profile_id given: used for all */
     char *token_attribute; /* attribute id carrying the request token */
     bool token_in_device;  /* as a device attribute (else certificate) */
     unsigned find_max_items;
@@ -58,7 +59,8 @@ struct digicert_record {
     char id[128];
     char status[64];
     char serial[128];
-    char *pem; /* body + chain blobs concatenated, or NULL (owned) */
+    char reason[256]; /* rejection_reason of a rejected request, or "" */
+    char *pem;        /* body + chain blobs concatenated, or NULL (owned) */
 };
 
 /* ---- digicert_api.c ---- */

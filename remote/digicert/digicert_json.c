@@ -224,6 +224,13 @@ static enum p11p_status record_at(const struct p11p_json *j, const char *base,
     if (copy_opt(j, path, r.serial, sizeof(r.serial), err) != P11P_OK) {
         goto out;
     }
+    /* Why a request was rejected (optional; a long one is cut). */
+    snprintf(path, sizeof(path), "%s%srejection_reason", base, dot);
+    if (p11p_json_get_string_opt(j, path, &body, NULL) == P11P_OK
+        && body != NULL) {
+        (void)p11p_str_copy(r.reason, sizeof(r.reason), body);
+    }
+    body = NULL;
     snprintf(path, sizeof(path), "%s%sbody", base, dot);
     if (p11p_json_get_string_opt(j, path, &body, err) != P11P_OK) {
         goto out;

@@ -477,8 +477,9 @@ static enum p11p_status sectigo_collect(void *state, const char *portal_id,
         st = P11P_REMOTE_PROCESSING;
     }
     res->state = st;
-    snprintf(res->message, sizeof(res->message), "sectigo order %s: status %s",
-             portal_id, d.status);
+    snprintf(res->message, sizeof(res->message),
+             "sectigo order %s: status %s%s%s", portal_id, d.status,
+             d.reason[0] != '\0' ? ": " : "", d.reason);
     /* Applied may already be collectable (Keyfactor collects on it). */
     if (st == P11P_REMOTE_ISSUED || strcasecmp(d.status, "Applied") == 0) {
         rc = do_collect(s, portal_id, res);
@@ -705,6 +706,16 @@ static enum p11p_status sectigo_find(void *state, const char *request_token,
             break;
         }
         pos = start;
+    }
+    if (pos > 0 && examined >= s->find_max_items) {
+        /* Older orders were not examined: absence is not proven, and a
+         * second order must not follow from a short search. */
+        rc = set_res(res, P11P_ERR_SENT_UNKNOWN,
+                     "find: request token not among the newest find_max_items "
+                     "orders; absence not proven (raise find_max_items)",
+                     NULL, NULL);
+        P11P_WARN("remote", "token \"%s\": %s", s->token, res->message);
+        goto out;
     }
     res->state = P11P_REMOTE_UNKNOWN;
     res->status = P11P_OK;

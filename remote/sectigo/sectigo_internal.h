@@ -108,6 +108,7 @@ struct sectigo_details {
     char token_value[128];   /* of the token custom field, or "" */
     bool comments_has_token; /* filled by the caller's token check */
     char comments[1100];
+    char reason[256]; /* declineReason / rejectReason, or "" */
 };
 
 struct sectigo_type_check {

@@ -108,6 +108,8 @@ enum p11p_status p11p_sectigo_json_details(const char *body, size_t len,
                                            struct sectigo_details *out,
                                            char *why, size_t whysz)
 {
+    static const char *const reason_keys[] = { "declineReason", "rejectReason",
+                                               "reason" };
     enum p11p_status rc = P11P_ERR_PROTOCOL;
     struct p11p_json *j = NULL;
     struct p11p_json_err err;
@@ -149,6 +151,17 @@ enum p11p_status p11p_sectigo_json_details(const char *body, size_t len,
     p11p_str_copy(d.serial, sizeof(d.serial), serial != NULL ? serial : "");
     p11p_str_copy(d.comments, sizeof(d.comments),
                   comments != NULL ? comments : "");
+    /* Why a declined or rejected order was refused (optional; a long one
+     * is cut, not refused). */
+    for (size_t i = 0; i < sizeof(reason_keys) / sizeof(reason_keys[0]); i++) {
+        const char *reason = NULL;
+        if (d.reason[0] == '\0'
+            && p11p_json_get_string_opt(j, reason_keys[i], &reason, NULL)
+                   == P11P_OK
+            && reason != NULL) {
+            (void)p11p_str_copy(d.reason, sizeof(d.reason), reason);
+        }
+    }
     if (token_field != NULL && p11p_json_has(j, "customFields")) {
         if (p11p_json_array_len(j, "customFields", &n, &err) != P11P_OK) {
             rc = fail(&err, why, whysz);

@@ -25,7 +25,7 @@ P11P_PROVIDER_DIR=${P11P_PROVIDER_DIR:-$P11P_BUILD_DIR/provider}
 # Distinctive secrets: they must never appear in any output.
 P11P_USER_PIN="CanaryPin-5c1f-7391"
 P11P_SO_PIN="CanarySo-8e2d-4471"
-P11P_TOKEN_LABEL="p11p-prov-test"
+P11P_TOKEN_LABEL=${P11P_TOKEN_LABEL:-factory}
 
 P11P_PIDS=()
 
@@ -95,6 +95,39 @@ openssl() {
     command env "${P11P_OSSL_ENV[@]}" openssl "$@"
 }
 
+# True when the module under test is SoftHSM2 (no enrollment, no vendor
+# attributes); otherwise it is libp11portal.so.
+p11p_prov_is_softhsm() {
+    [[ "$P11P_TEST_MODULE" == *softhsm* ]]
+}
+
+# Our module: its own configuration (P11PORTAL_CONF) with one local-CA
+# token, its cache under a private XDG_DATA_HOME, and the token and user PIN
+# initialised with pkcs11-tool (C_InitToken, C_InitPIN). A cheap KDF: the
+# tests log in often. P11P_PORTAL_CONF_EXTRA (lines) is appended to the
+# token section (a test of another driver sets it before p11p_prov_setup).
+p11p_prov_p11portal_token() {
+    export XDG_DATA_HOME="$P11P_TMP/data"
+    export P11PORTAL_CONF="$P11P_TMP/p11portal.conf"
+    mkdir -p "$XDG_DATA_HOME"
+    {
+        echo "[token \"$P11P_TOKEN_LABEL\"]"
+        echo "label = $P11P_TOKEN_LABEL"
+        echo "kdf_iterations = 1000"
+        if [ -n "${P11P_PORTAL_CONF_EXTRA:-}" ]; then
+            printf '%s\n' "$P11P_PORTAL_CONF_EXTRA"
+        else
+            echo "driver = local"
+        fi
+    } >"$P11PORTAL_CONF"
+    echo "+ pkcs11-tool --module $P11P_TEST_MODULE --init-token --label $P11P_TOKEN_LABEL --so-pin ***" >&2
+    OPENSSL_CONF=/dev/null pkcs11-tool --module "$P11P_TEST_MODULE" --init-token \
+        --label "$P11P_TOKEN_LABEL" --so-pin "$P11P_SO_PIN" >"$P11P_TMP/out/init-token.log" 2>&1
+    echo "+ pkcs11-tool --module $P11P_TEST_MODULE --init-pin --login --login-type so --so-pin *** --pin ***" >&2
+    OPENSSL_CONF=/dev/null pkcs11-tool --module "$P11P_TEST_MODULE" --init-pin --login \
+        --login-type so --so-pin "$P11P_SO_PIN" --pin "$P11P_USER_PIN" >"$P11P_TMP/out/init-pin.log" 2>&1
+}
+
 p11p_prov_setup() {
     command -v openssl >/dev/null || skip "openssl not installed"
     command -v pkcs11-tool >/dev/null || skip "pkcs11-tool (opensc) not installed"
@@ -120,10 +153,14 @@ EOC
     printf '%s' "$P11P_USER_PIN" >"$P11P_TMP/secret/pin"
     P11P_PIN_FILE="$P11P_TMP/secret/pin"
 
-    if [[ "$P11P_TEST_MODULE" == *softhsm* ]]; then
+    if p11p_prov_is_softhsm; then
         echo "+ softhsm2-util --init-token --free --label $P11P_TOKEN_LABEL --so-pin *** --pin ***" >&2
         softhsm2-util --init-token --free --label "$P11P_TOKEN_LABEL" \
             --so-pin "$P11P_SO_PIN" --pin "$P11P_USER_PIN" >/dev/null
+    elif [ -z "${P11P_PROV_DEFER_TOKEN:-}" ]; then
+        # (A test that must start a portal first sets P11P_PROV_DEFER_TOKEN
+        # and calls p11p_prov_p11portal_token itself.)
+        p11p_prov_p11portal_token
     fi
 
     # The configuration names the module; the environment variable is the
@@ -211,7 +248,14 @@ p11p_prov_free_port() {
 }
 
 # A file-based test CA (default provider): ca.key, ca.crt in the cwd.
+# Over libp11portal.so the module's CA issued the certificates already:
+# ca.crt is then the CA chain read back from the token (p11p_prov_token_ca).
 p11p_prov_make_ca() {
+    if ! p11p_prov_is_softhsm; then
+        p11p_prov_token_ca
+        cat root.crt inter.crt >ca.crt
+        return 0
+    fi
     ossl req -x509 -newkey EC -pkeyopt ec_paramgen_curve:P-256 -nodes \
         -keyout ca.key -subj "/CN=p11p test CA" -days 30 \
         -addext basicConstraints=critical,CA:TRUE \
@@ -220,13 +264,52 @@ p11p_prov_make_ca() {
 
 # Issues a certificate for the token key named label (id) from the test CA
 # and stores it on the token next to the key: label id [extra x509 args].
+# Over libp11portal.so the key was enrolled when it was generated: the
+# issued certificate is read back from the token into label.crt instead.
 p11p_prov_issue_cert() {
     local label=$1 id=$2
     shift 2
+    if ! p11p_prov_is_softhsm; then
+        ossl storeutl -certs -out "$label.crt" "$P11P_TOKEN_URI;object=$label;type=cert" >/dev/null
+        [ "$(grep -c "BEGIN CERTIFICATE" "$label.crt")" -eq 1 ]
+        ossl x509 -in "$label.crt" -outform DER -out "$label.crt.der"
+        return 0
+    fi
     ossl req -new -key "$P11P_TOKEN_URI;object=$label;type=private" \
         -subj "/CN=$label" -out "$label.csr"
     ossl x509 -req -in "$label.csr" -CA ca.crt -CAkey ca.key -days 30 \
         -set_serial "0x$id$RANDOM" -out "$label.crt" "$@"
     ossl x509 -in "$label.crt" -outform DER -out "$label.crt.der"
     p11p_prov_put_cert "$label.crt.der" "$label" "$id"
+}
+
+# Reads the CA certificates on the token (the module's issuing chain) with
+# storeutl and sorts them into root.crt (self-signed) and inter.crt (the
+# other CA certificates, maybe empty); P11P_CA_COUNT is how many there are.
+p11p_prov_token_ca() {
+    local f subj iss
+    rm -rf token-certs && mkdir token-certs
+    ossl storeutl -certs -out token-certs/all.pem "$P11P_TOKEN_URI" >/dev/null
+    awk '/-----BEGIN CERTIFICATE-----/ { n++ } n { print > ("token-certs/" n ".pem") }' \
+        token-certs/all.pem
+    : >root.crt
+    : >inter.crt
+    P11P_CA_COUNT=0
+    for f in token-certs/[0-9]*.pem; do
+        if openssl x509 -in "$f" -noout -ext basicConstraints 2>/dev/null | grep -q "CA:TRUE"; then
+            P11P_CA_COUNT=$((P11P_CA_COUNT + 1))
+            subj=$(openssl x509 -in "$f" -noout -subject)
+            iss=$(openssl x509 -in "$f" -noout -issuer)
+            if [ "${subj#subject=}" = "${iss#issuer=}" ]; then
+                cat "$f" >>root.crt
+            else
+                cat "$f" >>inter.crt
+            fi
+        fi
+    done
+    [ -s root.crt ] || {
+        echo "FAIL: no root CA certificate on the token" >&2
+        return 1
+    }
+    echo "token CA certificates: $P11P_CA_COUNT" >&2
 }

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Value -> name tables (see names.h). One line per value, written from the
+ * p11-kit 0.24 header plus the PKCS#11 3.0 codes and the p11portal vendor
+ * attributes. Aliases with the same value (CKA_ECDSA_PARAMS, CKK_ECDSA) are
+ * left out so each value has one name; test_names.c checks there are no
+ * duplicate values and no missing standard return code.
+ */
+#include "pkcs11/names.h"
+
+#include "p11portal/pkcs11-vendor.h"
+
+#define N(x)              \
+    {                     \
+        (CK_ULONG)(x), #x \
+    }
+
+/* clang-format off */
+static const struct p11p_name ckr_names[] = {
+    N(CKR_OK),
+    N(CKR_CANCEL),
+    N(CKR_HOST_MEMORY),
+    N(CKR_SLOT_ID_INVALID),
+    N(CKR_GENERAL_ERROR),
+    N(CKR_FUNCTION_FAILED),
+    N(CKR_ARGUMENTS_BAD),
+    N(CKR_NO_EVENT),
+    N(CKR_NEED_TO_CREATE_THREADS),
+    N(CKR_CANT_LOCK),
+    N(CKR_ATTRIBUTE_READ_ONLY),
+    N(CKR_ATTRIBUTE_SENSITIVE),
+    N(CKR_ATTRIBUTE_TYPE_INVALID),
+    N(CKR_ATTRIBUTE_VALUE_INVALID),
+    N(CKR_ACTION_PROHIBITED),
+    N(CKR_DATA_INVALID),
+    N(CKR_DATA_LEN_RANGE),
+    N(CKR_DEVICE_ERROR),
+    N(CKR_DEVICE_MEMORY),
+    N(CKR_DEVICE_REMOVED),
+    N(CKR_ENCRYPTED_DATA_INVALID),
+    N(CKR_ENCRYPTED_DATA_LEN_RANGE),
+    N(CKR_FUNCTION_CANCELED),
+    N(CKR_FUNCTION_NOT_PARALLEL),
+    N(CKR_FUNCTION_NOT_SUPPORTED),
+    N(CKR_KEY_HANDLE_INVALID),
+    N(CKR_KEY_SIZE_RANGE),
+    N(CKR_KEY_TYPE_INCONSISTENT),
+    N(CKR_KEY_NOT_NEEDED),
+    N(CKR_KEY_CHANGED),
+    N(CKR_KEY_NEEDED),
+    N(CKR_KEY_INDIGESTIBLE),
+    N(CKR_KEY_FUNCTION_NOT_PERMITTED),
+    N(CKR_KEY_NOT_WRAPPABLE),
+    N(CKR_KEY_UNEXTRACTABLE),
+    N(CKR_MECHANISM_INVALID),
+    N(CKR_MECHANISM_PARAM_INVALID),
+    N(CKR_OBJECT_HANDLE_INVALID),
+    N(CKR_OPERATION_ACTIVE),
+    N(CKR_OPERATION_NOT_INITIALIZED),
+    N(CKR_PIN_INCORRECT),
+    N(CKR_PIN_INVALID),
+    N(CKR_PIN_LEN_RANGE),
+    N(CKR_PIN_EXPIRED),
+    N(CKR_PIN_LOCKED),
+    N(CKR_SESSION_CLOSED),
+    N(CKR_SESSION_COUNT),
+    N(CKR_SESSION_HANDLE_INVALID),
+    N(CKR_SESSION_PARALLEL_NOT_SUPPORTED),
+    N(CKR_SESSION_READ_ONLY),
+    N(CKR_SESSION_EXISTS),
+    N(CKR_SESSION_READ_ONLY_EXISTS),
+    N(CKR_SESSION_READ_WRITE_SO_EXISTS),
+    N(CKR_SIGNATURE_INVALID),
+    N(CKR_SIGNATURE_LEN_RANGE),
+    N(CKR_TEMPLATE_INCOMPLETE),
+    N(CKR_TEMPLATE_INCONSISTENT),
+    N(CKR_TOKEN_NOT_PRESENT),
+    N(CKR_TOKEN_NOT_RECOGNIZED),
+    N(CKR_TOKEN_WRITE_PROTECTED),
+    N(CKR_UNWRAPPING_KEY_HANDLE_INVALID),
+    N(CKR_UNWRAPPING_KEY_SIZE_RANGE),
+    N(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT),
+    N(CKR_USER_ALREADY_LOGGED_IN),
+    N(CKR_USER_NOT_LOGGED_IN),
+    N(CKR_USER_PIN_NOT_INITIALIZED),
+    N(CKR_USER_TYPE_INVALID),
+    N(CKR_USER_ANOTHER_ALREADY_LOGGED_IN),
+    N(CKR_USER_TOO_MANY_TYPES),
+    N(CKR_WRAPPED_KEY_INVALID),
+    N(CKR_WRAPPED_KEY_LEN_RANGE),
+    N(CKR_WRAPPING_KEY_HANDLE_INVALID),
+    N(CKR_WRAPPING_KEY_SIZE_RANGE),
+    N(CKR_WRAPPING_KEY_TYPE_INCONSISTENT),
+    N(CKR_RANDOM_SEED_NOT_SUPPORTED),
+    N(CKR_RANDOM_NO_RNG),
+    N(CKR_DOMAIN_PARAMS_INVALID),
+    N(CKR_CURVE_NOT_SUPPORTED),
+    N(CKR_BUFFER_TOO_SMALL),
+    N(CKR_SAVED_STATE_INVALID),
+    N(CKR_INFORMATION_SENSITIVE),
+    N(CKR_STATE_UNSAVEABLE),
+    N(CKR_CRYPTOKI_NOT_INITIALIZED),
+    N(CKR_CRYPTOKI_ALREADY_INITIALIZED),
+    N(CKR_MUTEX_BAD),
+    N(CKR_MUTEX_NOT_LOCKED),
+    N(CKR_NEW_PIN_MODE),
+    N(CKR_NEXT_OTP),
+    N(CKR_EXCEEDED_MAX_ITERATIONS),
+    N(CKR_FIPS_SELF_TEST_FAILED),
+    N(CKR_LIBRARY_LOAD_FAILED),
+    N(CKR_PIN_TOO_WEAK),
+    N(CKR_PUBLIC_KEY_INVALID),
+    N(CKR_FUNCTION_REJECTED),
+    N(CKR_TOKEN_RESOURCE_EXCEEDED),
+    N(CKR_OPERATION_CANCEL_FAILED),
+};
+
+static const struct p11p_name cka_names[] = {
+    N(CKA_CLASS),
+    N(CKA_TOKEN),
+    N(CKA_PRIVATE),
+    N(CKA_LABEL),
+    N(CKA_APPLICATION),
+    N(CKA_VALUE),
+    N(CKA_OBJECT_ID),
+    N(CKA_CERTIFICATE_TYPE),
+    N(CKA_ISSUER),
+    N(CKA_SERIAL_NUMBER),
+    N(CKA_AC_ISSUER),
+    N(CKA_OWNER),
+    N(CKA_ATTR_TYPES),
+    N(CKA_TRUSTED),
+    N(CKA_CERTIFICATE_CATEGORY),
+    N(CKA_JAVA_MIDP_SECURITY_DOMAIN),
+    N(CKA_URL),
+    N(CKA_HASH_OF_SUBJECT_PUBLIC_KEY),
+    N(CKA_HASH_OF_ISSUER_PUBLIC_KEY),
+    N(CKA_NAME_HASH_ALGORITHM),
+    N(CKA_CHECK_VALUE),
+    N(CKA_KEY_TYPE),
+    N(CKA_SUBJECT),
+    N(CKA_ID),
+    N(CKA_SENSITIVE),
+    N(CKA_ENCRYPT),
+    N(CKA_DECRYPT),
+    N(CKA_WRAP),
+    N(CKA_UNWRAP),
+    N(CKA_SIGN),
+    N(CKA_SIGN_RECOVER),
+    N(CKA_VERIFY),
+    N(CKA_VERIFY_RECOVER),
+    N(CKA_DERIVE),
+    N(CKA_START_DATE),
+    N(CKA_END_DATE),
+    N(CKA_MODULUS),
+    N(CKA_MODULUS_BITS),
+    N(CKA_PUBLIC_EXPONENT),
+    N(CKA_PRIVATE_EXPONENT),
+    N(CKA_PRIME_1),
+    N(CKA_PRIME_2),
+    N(CKA_EXPONENT_1),
+    N(CKA_EXPONENT_2),
+    N(CKA_COEFFICIENT),
+    N(CKA_PUBLIC_KEY_INFO),
+    N(CKA_PRIME),
+    N(CKA_SUBPRIME),
+    N(CKA_BASE),
+    N(CKA_PRIME_BITS),
+    N(CKA_SUB_PRIME_BITS),
+    N(CKA_VALUE_BITS),
+    N(CKA_VALUE_LEN),
+    N(CKA_EXTRACTABLE),
+    N(CKA_LOCAL),
+    N(CKA_NEVER_EXTRACTABLE),
+    N(CKA_ALWAYS_SENSITIVE),
+    N(CKA_KEY_GEN_MECHANISM),
+    N(CKA_MODIFIABLE),
+    N(CKA_COPYABLE),
+    N(CKA_DESTROYABLE),
+    N(CKA_EC_PARAMS),
+    N(CKA_EC_POINT),
+    N(CKA_SECONDARY_AUTH),
+    N(CKA_AUTH_PIN_FLAGS),
+    N(CKA_ALWAYS_AUTHENTICATE),
+    N(CKA_WRAP_WITH_TRUSTED),
+    N(CKA_OTP_FORMAT),
+    N(CKA_OTP_LENGTH),
+    N(CKA_OTP_TIME_INTERVAL),
+    N(CKA_OTP_USER_FRIENDLY_MODE),
+    N(CKA_OTP_CHALLENGE_REQUIREMENT),
+    N(CKA_OTP_TIME_REQUIREMENT),
+    N(CKA_OTP_COUNTER_REQUIREMENT),
+    N(CKA_OTP_PIN_REQUIREMENT),
+    N(CKA_OTP_USER_IDENTIFIER),
+    N(CKA_OTP_SERVICE_IDENTIFIER),
+    N(CKA_OTP_SERVICE_LOGO),
+    N(CKA_OTP_SERVICE_LOGO_TYPE),
+    N(CKA_OTP_COUNTER),
+    N(CKA_OTP_TIME),
+    N(CKA_GOSTR3410_PARAMS),
+    N(CKA_GOSTR3411_PARAMS),
+    N(CKA_GOST28147_PARAMS),
+    N(CKA_HW_FEATURE_TYPE),
+    N(CKA_RESET_ON_INIT),
+    N(CKA_HAS_RESET),
+    N(CKA_PIXEL_X),
+    N(CKA_PIXEL_Y),
+    N(CKA_RESOLUTION),
+    N(CKA_CHAR_ROWS),
+    N(CKA_CHAR_COLUMNS),
+    N(CKA_COLOR),
+    N(CKA_BITS_PER_PIXEL),
+    N(CKA_CHAR_SETS),
+    N(CKA_ENCODING_METHODS),
+    N(CKA_MIME_TYPES),
+    N(CKA_MECHANISM_TYPE),
+    N(CKA_REQUIRED_CMS_ATTRIBUTES),
+    N(CKA_DEFAULT_CMS_ATTRIBUTES),
+    N(CKA_SUPPORTED_CMS_ATTRIBUTES),
+    N(CKA_WRAP_TEMPLATE),
+    N(CKA_UNWRAP_TEMPLATE),
+    N(CKA_DERIVE_TEMPLATE),
+    N(CKA_ALLOWED_MECHANISMS),
+    N(CKA_P11PORTAL_SUBJECT),
+    N(CKA_P11PORTAL_SANS),
+    N(CKA_P11PORTAL_PROFILE),
+    N(CKA_P11PORTAL_TERM_DAYS),
+    N(CKA_P11PORTAL_NO_ENROLL),
+    N(CKA_P11PORTAL_ORDER_ID),
+    N(CKA_P11PORTAL_ORDER_STATE),
+    N(CKA_P11PORTAL_PORTAL_ORDER_ID),
+    N(CKA_P11PORTAL_LAST_ERROR),
+    N(CKA_P11PORTAL_MAC),
+};
+
+static const struct p11p_name ckm_names[] = {
+    N(CKM_RSA_PKCS_KEY_PAIR_GEN),
+    N(CKM_RSA_PKCS),
+    N(CKM_RSA_9796),
+    N(CKM_RSA_X_509),
+    N(CKM_MD5_RSA_PKCS),
+    N(CKM_SHA1_RSA_PKCS),
+    N(CKM_RSA_PKCS_OAEP),
+    N(CKM_RSA_X9_31_KEY_PAIR_GEN),
+    N(CKM_RSA_PKCS_PSS),
+    N(CKM_SHA1_RSA_PKCS_PSS),
+    N(CKM_SHA256_RSA_PKCS),
+    N(CKM_SHA384_RSA_PKCS),
+    N(CKM_SHA512_RSA_PKCS),
+    N(CKM_SHA256_RSA_PKCS_PSS),
+    N(CKM_SHA384_RSA_PKCS_PSS),
+    N(CKM_SHA512_RSA_PKCS_PSS),
+    N(CKM_SHA224_RSA_PKCS),
+    N(CKM_SHA224_RSA_PKCS_PSS),
+    N(CKM_DSA_KEY_PAIR_GEN),
+    N(CKM_DSA),
+    N(CKM_DSA_SHA1),
+    N(CKM_DH_PKCS_KEY_PAIR_GEN),
+    N(CKM_DH_PKCS_DERIVE),
+    N(CKM_MD5),
+    N(CKM_SHA_1),
+    N(CKM_SHA_1_HMAC),
+    N(CKM_SHA256),
+    N(CKM_SHA256_HMAC),
+    N(CKM_SHA224),
+    N(CKM_SHA224_HMAC),
+    N(CKM_SHA384),
+    N(CKM_SHA384_HMAC),
+    N(CKM_SHA512),
+    N(CKM_SHA512_HMAC),
+    N(CKM_GENERIC_SECRET_KEY_GEN),
+    N(CKM_EC_KEY_PAIR_GEN),
+    N(CKM_ECDSA),
+    N(CKM_ECDSA_SHA1),
+    N(CKM_ECDSA_SHA224),
+    N(CKM_ECDSA_SHA256),
+    N(CKM_ECDSA_SHA384),
+    N(CKM_ECDSA_SHA512),
+    N(CKM_ECDH1_DERIVE),
+    N(CKM_ECDH1_COFACTOR_DERIVE),
+    N(CKM_EC_EDWARDS_KEY_PAIR_GEN),
+    N(CKM_EDDSA),
+    N(CKM_AES_KEY_GEN),
+    N(CKM_AES_ECB),
+    N(CKM_AES_CBC),
+    N(CKM_AES_CBC_PAD),
+    N(CKM_AES_GCM),
+    N(CKM_AES_KEY_WRAP),
+    N(CKM_AES_KEY_WRAP_PAD),
+};
+
+static const struct p11p_name cko_names[] = {
+    N(CKO_DATA),
+    N(CKO_CERTIFICATE),
+    N(CKO_PUBLIC_KEY),
+    N(CKO_PRIVATE_KEY),
+    N(CKO_SECRET_KEY),
+    N(CKO_HW_FEATURE),
+    N(CKO_DOMAIN_PARAMETERS),
+    N(CKO_MECHANISM),
+    N(CKO_OTP_KEY),
+};
+
+static const struct p11p_name ckk_names[] = {
+    N(CKK_RSA),
+    N(CKK_DSA),
+    N(CKK_DH),
+    N(CKK_EC),
+    N(CKK_X9_42_DH),
+    N(CKK_KEA),
+    N(CKK_GENERIC_SECRET),
+    N(CKK_RC2),
+    N(CKK_RC4),
+    N(CKK_DES),
+    N(CKK_DES2),
+    N(CKK_DES3),
+    N(CKK_CAST),
+    N(CKK_CAST3),
+    N(CKK_CAST128),
+    N(CKK_RC5),
+    N(CKK_IDEA),
+    N(CKK_SKIPJACK),
+    N(CKK_BATON),
+    N(CKK_JUNIPER),
+    N(CKK_CDMF),
+    N(CKK_AES),
+    N(CKK_BLOWFISH),
+    N(CKK_TWOFISH),
+    N(CKK_SECURID),
+    N(CKK_HOTP),
+    N(CKK_ACTI),
+    N(CKK_CAMELLIA),
+    N(CKK_ARIA),
+    N(CKK_MD5_HMAC),
+    N(CKK_SHA_1_HMAC),
+    N(CKK_RIPEMD128_HMAC),
+    N(CKK_RIPEMD160_HMAC),
+    N(CKK_SHA256_HMAC),
+    N(CKK_SHA384_HMAC),
+    N(CKK_SHA512_HMAC),
+    N(CKK_SHA224_HMAC),
+    N(CKK_SEED),
+    N(CKK_GOSTR3410),
+    N(CKK_GOSTR3411),
+    N(CKK_GOST28147),
+    N(CKK_EC_EDWARDS),
+};
+
+static const struct p11p_name cku_names[] = {
+    N(CKU_SO),
+    N(CKU_USER),
+    N(CKU_CONTEXT_SPECIFIC),
+};
+
+/* clang-format on */
+
+struct names_table {
+    const struct p11p_name *rows;
+    size_t n;
+};
+
+#define TABLE(t)                      \
+    {                                 \
+        t, sizeof(t) / sizeof((t)[0]) \
+    }
+
+static const struct names_table tables[P11P_NAMES_KIND_COUNT] = {
+    [P11P_NAMES_CKR] = TABLE(ckr_names), [P11P_NAMES_CKA] = TABLE(cka_names),
+    [P11P_NAMES_CKM] = TABLE(ckm_names), [P11P_NAMES_CKO] = TABLE(cko_names),
+    [P11P_NAMES_CKK] = TABLE(ckk_names), [P11P_NAMES_CKU] = TABLE(cku_names),
+};
+
+const struct p11p_name *p11p_names_table(enum p11p_names_kind kind,
+                                         size_t *out_n)
+{
+    if ((unsigned)kind >= P11P_NAMES_KIND_COUNT) {
+        *out_n = 0;
+        return NULL;
+    }
+    *out_n = tables[kind].n;
+    return tables[kind].rows;
+}
+
+const char *p11p_names_lookup(enum p11p_names_kind kind, CK_ULONG value)
+{
+    size_t n = 0;
+    const struct p11p_name *rows = p11p_names_table(kind, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].value == value) {
+            return rows[i].name;
+        }
+    }
+    return NULL;
+}
+
+const char *p11p_names_get(enum p11p_names_kind kind, CK_ULONG value)
+{
+    const char *name = p11p_names_lookup(kind, value);
+
+    return name != NULL ? name : "?";
+}
+
+const char *p11p_names_rv(CK_RV rv)
+{
+    return p11p_names_get(P11P_NAMES_CKR, rv);
+}
+
+const char *p11p_names_attr(CK_ATTRIBUTE_TYPE type)
+{
+    return p11p_names_get(P11P_NAMES_CKA, type);
+}
+
+const char *p11p_names_mech(CK_MECHANISM_TYPE mech)
+{
+    return p11p_names_get(P11P_NAMES_CKM, mech);
+}
