@@ -7,9 +7,8 @@ p11p_add_integration_test(hsm_softhsm_keygen TIMEOUT 300
   LABELS integration hsm)
 p11p_add_integration_test(hsm_pin_source TIMEOUT 200 LABELS integration hsm)
 
-# These two need the module to call p11p_keystore_adopt after a user login
-# and the engine to call p11p_keystore_store_cert after storing an issued
-# certificate; they fail until then.
+# Adoption of keys already in the backing token (the module adopts after a
+# user login) and certificates written back to it (hsm_write_certs).
 p11p_add_integration_test(hsm_adopt TIMEOUT 200 LABELS integration hsm)
 p11p_add_integration_test(hsm_softhsm_write_certs TIMEOUT 200
   LABELS integration hsm)
