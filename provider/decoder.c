@@ -4,7 +4,11 @@
  * structure "pk11-uri" (only for our PEM label), then DER -> a token key
  * by reference, one decoder per key type. Anything else is left alone: a
  * decoder that does not recognise its input returns 1 with no object.
+ * OpenSSL tries the key-type decoders one after the other on the same
+ * input: the first looks the key up on the token, and one of another type
+ * leaves it in the provider's stash for the next (one lookup per file).
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
@@ -122,6 +126,50 @@ out:
     return uri;
 }
 
+/* Takes the key stashed by a decoder of another type for the same URI in
+ * this thread (a new reference), or NULL. */
+static struct p11p_prov_key *stash_take(struct p11p_prov_ctx *prov,
+                                        const char *uri)
+{
+    struct p11p_prov_key *key = NULL;
+
+    pthread_mutex_lock(&prov->decode_lock);
+    if (prov->decode_key != NULL
+        && pthread_equal(prov->decode_thread, pthread_self())
+        && strcmp(prov->decode_uri, uri) == 0) {
+        key = prov->decode_key;
+        prov->decode_key = NULL;
+        OPENSSL_free(prov->decode_uri);
+        prov->decode_uri = NULL;
+    }
+    pthread_mutex_unlock(&prov->decode_lock);
+    return key;
+}
+
+/* Leaves key (a new reference) for the decoder of its type that OpenSSL
+ * tries next, replacing whatever was there. */
+static void stash_put(struct p11p_prov_ctx *prov, const char *uri,
+                      struct p11p_prov_key *key)
+{
+    char *copy = OPENSSL_strdup(uri);
+    char *old_uri;
+    struct p11p_prov_key *old_key;
+
+    if (copy == NULL) {
+        return;
+    }
+    p11p_prov_key_ref(key);
+    pthread_mutex_lock(&prov->decode_lock);
+    old_uri = prov->decode_uri;
+    old_key = prov->decode_key;
+    prov->decode_uri = copy;
+    prov->decode_key = key;
+    prov->decode_thread = pthread_self();
+    pthread_mutex_unlock(&prov->decode_lock);
+    OPENSSL_free(old_uri);
+    p11p_prov_key_unref(old_key);
+}
+
 static int uri_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
                       OSSL_CALLBACK *data_cb, void *data_cbarg,
                       OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
@@ -150,12 +198,16 @@ static int uri_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     if (uri == NULL) {
         goto out;
     }
-    key = p11p_prov_store_find_key(ctx->prov, uri, pw_cb, pw_cbarg);
+    key = stash_take(ctx->prov, uri);
+    if (key == NULL) {
+        key = p11p_prov_store_find_key(ctx->prov, uri, pw_cb, pw_cbarg);
+    }
     if (key == NULL) {
         ok = 0; /* ours, but not found: the raised error explains */
         goto out;
     }
     if (key->type != ctx->type) {
+        stash_put(ctx->prov, uri, key);
         goto out;
     }
     params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);

@@ -53,9 +53,11 @@ struct p11p_prov_module {
     pthread_mutex_t lock;      /* slots, pools; never held across a call */
     void *dl;
     CK_FUNCTION_LIST *fl;
-    bool initialized;
     unsigned long fork_gen;
-    unsigned long epoch;
+    /* fork generation + 1 once initialised in that generation, 0 before:
+     * read without a lock on every operation (atomic, acquire/release) */
+    unsigned long ready;
+    unsigned long epoch; /* atomic */
     struct slot slots[MAX_SLOTS];
     size_t nslots;
 };
@@ -200,7 +202,7 @@ CK_RV p11p_prov_module_get(struct p11p_prov_ctx *ctx, CK_FUNCTION_LIST **out)
 
     *out = NULL;
     m = ctx->module;
-    if (m != NULL && m->initialized && m->fork_gen == gen) {
+    if (m != NULL && __atomic_load_n(&m->ready, __ATOMIC_ACQUIRE) == gen + 1) {
         *out = m->fl;
         return CKR_OK;
     }
@@ -211,7 +213,7 @@ CK_RV p11p_prov_module_get(struct p11p_prov_ctx *ctx, CK_FUNCTION_LIST **out)
     }
     pthread_mutex_lock(&m->init_lock);
     locked = true;
-    if (m->initialized && m->fork_gen == gen) {
+    if (__atomic_load_n(&m->ready, __ATOMIC_ACQUIRE) == gen + 1) {
         rv = CKR_OK;
         goto out;
     }
@@ -239,8 +241,8 @@ CK_RV p11p_prov_module_get(struct p11p_prov_ctx *ctx, CK_FUNCTION_LIST **out)
         goto out;
     }
     m->fork_gen = gen;
-    m->epoch++;
-    m->initialized = true;
+    __atomic_add_fetch(&m->epoch, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->ready, gen + 1, __ATOMIC_RELEASE);
     P11P_DEBUG("provider", "%s initialised (fork generation %lu)",
                ctx->module_path, gen);
     rv = CKR_OK;
@@ -256,7 +258,9 @@ out:
 
 unsigned long p11p_prov_module_epoch(struct p11p_prov_ctx *ctx)
 {
-    return ctx->module != NULL ? ctx->module->epoch : 0;
+    return ctx->module != NULL
+               ? __atomic_load_n(&ctx->module->epoch, __ATOMIC_RELAXED)
+               : 0;
 }
 
 size_t p11p_prov_module_slots(struct p11p_prov_ctx *ctx, CK_SLOT_ID *out,

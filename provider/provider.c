@@ -24,6 +24,7 @@
 #include "provider/asym_rsa.h"
 #include "provider/encoder.h"
 #include "provider/err.h"
+#include "provider/key.h"
 #include "provider/kmgmt.h"
 #include "provider/mdcache.h"
 #include "provider/module.h"
@@ -251,6 +252,9 @@ static void ctx_free(struct p11p_prov_ctx *ctx)
     if (ctx == NULL) {
         return;
     }
+    OPENSSL_free(ctx->decode_uri);
+    p11p_prov_key_unref(ctx->decode_key);
+    pthread_mutex_destroy(&ctx->decode_lock);
     p11p_prov_module_free(ctx->module);
     /* Before the library context the digests were fetched from. */
     p11p_prov_mdcache_free(ctx->mdcache);
@@ -304,6 +308,7 @@ OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
         goto out;
     }
     ctx->handle = handle;
+    pthread_mutex_init(&ctx->decode_lock, NULL);
     for (d = in; d->function_id != 0; d++) {
         switch (d->function_id) {
         case OSSL_FUNC_CORE_GET_PARAMS:

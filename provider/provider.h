@@ -8,6 +8,8 @@
 #ifndef P11P_PROVIDER_PROVIDER_H
 #define P11P_PROVIDER_PROVIDER_H
 
+#include <pthread.h>
+
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
 
@@ -17,6 +19,7 @@
 
 struct p11p_prov_module;
 struct p11p_prov_mdcache;
+struct p11p_prov_key;
 
 struct p11p_prov_ctx {
     const OSSL_CORE_HANDLE *handle; /* the core's handle for this instance */
@@ -30,6 +33,14 @@ struct p11p_prov_ctx {
     char *pin_source;  /* "pin-source" parameter: a file (not the PIN) */
     struct p11p_prov_module *module;   /* loaded on first use */
     struct p11p_prov_mdcache *mdcache; /* digests for the signing path */
+    /* The key a URI decoder of another key type looked up last, for the
+     * decoder of its own type that OpenSSL tries next (decoder.c): one
+     * token lookup per key-reference file instead of one per key type.
+     * Guarded by decode_lock; the URI and key are owned. */
+    pthread_mutex_t decode_lock;
+    pthread_t decode_thread;
+    char *decode_uri;
+    struct p11p_prov_key *decode_key;
 };
 
 #endif

@@ -13,18 +13,25 @@ source "$(dirname "$0")/provider_lib.sh"
 p11p_prov_setup
 p11p_prov_is_softhsm && skip "enrollment needs libp11portal.so"
 
-# genpkey that enrolls (provider and PIN file from openssl.cnf).
-ossl genpkey -algorithm EC -pkeyopt group:P-256 \
+# genpkey that enrolls (provider activated and PIN file named in
+# openssl.cnf; -provider on the command line as well, as users type it).
+ossl genpkey -provider p11portal -provider default -algorithm EC -pkeyopt group:P-256 \
     -pkeyopt label:web01 -pkeyopt subject:CN=web01.example.com \
     -pkeyopt sans:DNS:web01.example.com -out web01.pem
 head -1 web01.pem | grep -q -- "-----BEGIN PKCS#11 PROVIDER URI-----"
-# With -provider on the command line as well, OpenSSL 3.0 re-sorts the
-# providers by name and the default provider's key generation comes first:
-# -propquery '?provider=p11portal' prefers ours again.
-ossl genpkey -provider p11portal -provider default -propquery '?provider=p11portal' \
-    -algorithm RSA -pkeyopt bits:2048 -pkeyopt label:rsa01 \
+ossl genpkey -algorithm RSA -pkeyopt bits:2048 -pkeyopt label:rsa01 \
     -pkeyopt subject:CN=rsa01.example.com -pkeyopt sans:DNS:rsa01.example.com -out rsa01.pem
 head -1 rsa01.pem | grep -q -- "-----BEGIN PKCS#11 PROVIDER URI-----"
+# Without "default_properties = ?provider=p11portal" in openssl.cnf,
+# OpenSSL 3.0 re-sorts its providers by name when -provider repeats one the
+# configuration activated, and the default provider's key generation comes
+# first: -propquery '?provider=p11portal' prefers ours again.
+grep -v -e '^alg_section' -e '^default_properties' "$OPENSSL_CONF" >noalg.cnf
+echo "+ OPENSSL_CONF=noalg.cnf openssl genpkey -provider p11portal -provider default -propquery '?provider=p11portal' ..." >&2
+OPENSSL_CONF=noalg.cnf openssl genpkey -provider p11portal -provider default \
+    -propquery '?provider=p11portal' -algorithm EC -pkeyopt group:P-256 \
+    -pkeyopt label:web02 -pkeyopt subject:CN=web02.example.com -out web02.pem
+head -1 web02.pem | grep -q -- "-----BEGIN PKCS#11 PROVIDER URI-----"
 
 # The issued certificate is on the token, next to its key.
 ossl storeutl -certs 'pkcs11:object=web01' | tee web01-certs.txt
@@ -116,6 +123,17 @@ for key in web01 rsa01; do
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
 done
+
+# The shipped snippet (conf/openssl-p11portal.cnf) works as it is, once the
+# module and the PIN file are filled in.
+sed -e "s|^# pkcs11-module = .*|pkcs11-module = $P11P_TEST_MODULE|" \
+    -e "s|^# pin-source = .*|pin-source = file:$P11P_PIN_FILE|" \
+    "$P11P_SOURCE_DIR/conf/openssl-p11portal.cnf" >shipped.cnf
+echo "+ OPENSSL_CONF=shipped.cnf openssl genpkey -provider p11portal -provider default ... label:web03" >&2
+OPENSSL_CONF=shipped.cnf openssl genpkey -provider p11portal -provider default -algorithm EC \
+    -pkeyopt group:P-256 -pkeyopt label:web03 -out web03.pem
+OPENSSL_CONF=shipped.cnf openssl storeutl -certs 'pkcs11:object=web03' | tee web03-certs.txt
+grep -q "Total found: 1" web03-certs.txt
 
 p11p_prov_check_canaries
 echo PASS

@@ -67,11 +67,11 @@ bounded() {
 # The provider is activated by openssl.cnf (p11portal first); genpkey
 # generates on the token and the module enrolls over HTTPS, inside the call.
 grep -A1 '^p11portal = ' "$OPENSSL_CONF" >&2
-bounded genpkey -algorithm EC -pkeyopt group:P-256 -pkeyopt label:tls01.example.com \
-    -out tls01.pem
-# The same with -provider on the command line as well.
-bounded genpkey -provider p11portal -provider default -propquery '?provider=p11portal' \
-    -algorithm RSA -pkeyopt bits:2048 -pkeyopt label:tls02.example.com -out tls02.pem
+bounded genpkey -provider p11portal -provider default -algorithm EC -pkeyopt group:P-256 \
+    -pkeyopt label:tls01.example.com -out tls01.pem
+# The same with the configuration alone.
+bounded genpkey -algorithm RSA -pkeyopt bits:2048 -pkeyopt label:tls02.example.com -out tls02.pem
+head -1 tls01.pem tls02.pem | grep -c -- "-----BEGIN PKCS#11 PROVIDER URI-----" | grep -qx 2
 
 # Issued by the portal: the certificate is on the token and verifies
 # against the portal's root (the chain read back from the token).

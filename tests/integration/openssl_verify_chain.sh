@@ -4,7 +4,9 @@
 # The openssl CLI checks what the local CA issued through the module: the
 # leaf verifies against the chain objects on the token, its public key is
 # the token key's, its extensions are those of a TLS leaf, and it does not
-# verify against a foreign root.
+# verify against a foreign root. Over the hsm backend
+# (P11P_TEST_BACKEND=hsm) the keys are in the backing SoftHSM2, and the
+# public keys p11portal shows are SoftHSM2's.
 . "$(dirname "$0")/lib.sh"
 need pkcs11-tool openssl p11tool
 
@@ -12,6 +14,9 @@ init_token
 keygen EC:prime256v1 chain-ec
 keygen rsa:2048 chain-rsa
 cd "$TEST_DIR"
+if is_hsm; then
+    check_backing_keys --generated 2 "$(key_id chain-ec)" "$(key_id chain-rsa)"
+fi
 export_certs certs
 
 for l in chain-ec chain-rsa; do
@@ -22,6 +27,12 @@ for l in chain-ec chain-rsa; do
     GNUTLS_PIN=$USER_PIN p11tool_ --login --export-pubkey "pkcs11:token=p11portal;object=$l;type=public" --outfile "$l.pub.pem"
     openssl x509 -in "certs/leaf-$l.pem" -noout -pubkey >"$l.cert-pub.pem"
     cmp "$l.pub.pem" "$l.cert-pub.pem" || fail "$l: certificate key is not the token key"
+    if is_hsm; then
+        # ... and the HSM's key: its public key read from SoftHSM2 directly.
+        softhsm --read-object --type pubkey --id "$(key_id "$l")" --output-file "$l.backing.der" >/dev/null
+        openssl pkey -pubin -inform DER -in "$l.backing.der" -out "$l.backing.pem"
+        cmp "$l.backing.pem" "$l.cert-pub.pem" || fail "$l: certificate key is not the HSM key"
+    fi
     run openssl x509 -in "certs/leaf-$l.pem" -noout -ext basicConstraints,keyUsage,extendedKeyUsage | tee ext.txt
     grep -q 'CA:FALSE' ext.txt || fail "$l: leaf is a CA"
     grep -q 'Digital Signature' ext.txt || fail "$l: no digitalSignature"

@@ -12,11 +12,18 @@ if(NOT P11P_PROVIDER_TESTS_REGISTERED)
   set(p11p_prov_softhsm /usr/lib/softhsm/libsofthsm2.so)
   set(p11p_prov_ours "$<TARGET_FILE:p11portal-pkcs11>")
 
+  # Sanitized builds run every openssl process under ASan: slower.
+  if(P11P_SANITIZE)
+    set(p11p_prov_timeout 900)
+  else()
+    set(p11p_prov_timeout 400)
+  endif()
+
   # p11p_prov_add_test(script suffix module)
   function(p11p_prov_add_test script suffix module)
     p11p_add_shell_test(NAME ${script}_${suffix}
       SCRIPT ${CMAKE_SOURCE_DIR}/tests/integration/${script}.sh
-      LABELS integration TIMEOUT 400)
+      LABELS integration TIMEOUT ${p11p_prov_timeout})
     set_property(TEST ${script}_${suffix} APPEND PROPERTY ENVIRONMENT
       "P11P_TEST_MODULE=${module}")
   endfunction()
