@@ -154,8 +154,8 @@ static CK_RV entry_C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin,
     CK_RV rv = p11p_gate_enter(&call, P11P_FN_INIT_TOKEN, CK_INVALID_HANDLE,
                                P11P_NEED_INIT);
 
-    p11p_gate_args(&call, "slot=%lu, pin=[redacted %lu bytes]",
-                   (unsigned long)slotID, (unsigned long)ulPinLen);
+    /* A PIN's length is a secret too: never traced. */
+    p11p_gate_args(&call, "slot=%lu, pin=[redacted]", (unsigned long)slotID);
     if (rv == CKR_OK) {
         rv = p11p_slot_init_token(slotID, pPin, ulPinLen, pLabel);
     }
@@ -168,7 +168,7 @@ static CK_RV entry_C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin,
     struct p11p_call call;
     CK_RV rv = p11p_gate_enter(&call, P11P_FN_INIT_PIN, hSession, P11P_NEED_SO);
 
-    p11p_gate_args(&call, "pin=[redacted %lu bytes]", (unsigned long)ulPinLen);
+    p11p_gate_args(&call, "pin=[redacted]");
     if (rv == CKR_OK) {
         rv = p11p_login_init_pin(call.session, pPin, ulPinLen);
     }
@@ -253,9 +253,8 @@ static CK_RV entry_C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType,
     CK_RV rv =
         p11p_gate_enter(&call, P11P_FN_LOGIN, hSession, P11P_NEED_SESSION);
 
-    p11p_gate_args(&call, "%s, pin=[redacted %lu bytes]",
-                   p11p_names_get(P11P_NAMES_CKU, userType),
-                   (unsigned long)ulPinLen);
+    p11p_gate_args(&call, "%s, pin=[redacted]",
+                   p11p_names_get(P11P_NAMES_CKU, userType));
     if (rv == CKR_OK) {
         rv = p11p_login(call.session, userType, pPin, ulPinLen);
     }
@@ -757,10 +756,9 @@ static CK_RV entry_C_LoginUser(CK_SESSION_HANDLE hSession,
 
     (void)pUsername;
     (void)ulUsernameLen;
-    p11p_gate_args(&call,
-                   "%s, pin=[redacted %lu bytes], username %lu bytes (ignored)",
+    p11p_gate_args(&call, "%s, pin=[redacted], username %lu bytes (ignored)",
                    p11p_names_get(P11P_NAMES_CKU, userType),
-                   (unsigned long)ulPinLen, (unsigned long)ulUsernameLen);
+                   (unsigned long)ulUsernameLen);
     if (rv == CKR_OK) {
         rv = p11p_login(call.session, userType, pPin, ulPinLen);
     }
