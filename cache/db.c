@@ -416,9 +416,8 @@ enum p11p_status p11p_cache_generation(struct p11p_cache *c, uint64_t *out)
     enum p11p_status rc = P11P_ERR_INTERNAL;
     struct p11p_db_conn *conn = NULL;
     sqlite3_stmt *st = NULL;
-    int src;
+    uint64_t gen = 0; /* no row yet: a store never written */
 
-    *out = 0;
     rc = p11p_db_borrow(c, &conn);
     if (rc != P11P_OK) {
         goto out;
@@ -427,17 +426,33 @@ enum p11p_status p11p_cache_generation(struct p11p_cache *c, uint64_t *out)
     if (rc != P11P_OK) {
         goto out;
     }
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        *out = (uint64_t)sqlite3_column_int64(st, 0);
-    } else if (src != SQLITE_DONE) {
-        rc = p11p_db_fail(c, conn->db, "reading the generation", src);
+    rc = p11p_db_step_row(c, conn->db, st, "reading the generation");
+    if (rc == P11P_OK) {
+        gen = (uint64_t)sqlite3_column_int64(st, 0);
+    } else if (rc != P11P_ERR_NOT_FOUND) {
         goto out;
     }
+    *out = gen;
     rc = P11P_OK;
 out:
     p11p_db_done(st);
     p11p_db_release(c, conn);
+    return rc;
+}
+
+enum p11p_status p11p_db_step_row(struct p11p_cache *c, sqlite3 *db,
+                                  sqlite3_stmt *st, const char *op)
+{
+    enum p11p_status rc = P11P_ERR_INTERNAL;
+    int src = sqlite3_step(st);
+
+    if (src == SQLITE_ROW) {
+        rc = P11P_OK;
+    } else if (src == SQLITE_DONE) {
+        rc = P11P_ERR_NOT_FOUND;
+    } else {
+        rc = p11p_db_fail(c, db, op, src);
+    }
     return rc;
 }
 

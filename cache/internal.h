@@ -116,6 +116,12 @@ enum p11p_status p11p_db_fail(struct p11p_cache *c, sqlite3 *db, const char *op,
 enum p11p_status p11p_db_exec_stmt(struct p11p_cache *c, sqlite3 *db,
                                    sqlite3_stmt *st, const char *op);
 
+/* Steps a statement that returns at most one row: P11P_OK with the row
+ * ready to read, P11P_ERR_NOT_FOUND when there is none (not logged), or
+ * the failure logged and mapped by p11p_db_fail (op names the read). */
+enum p11p_status p11p_db_step_row(struct p11p_cache *c, sqlite3 *db,
+                                  sqlite3_stmt *st, const char *op);
+
 /* Runs literal SQL without caching (schema, pragmas). */
 enum p11p_status p11p_db_exec(struct p11p_cache *c, sqlite3 *db,
                               const char *sql, const char *op);

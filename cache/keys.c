@@ -57,7 +57,6 @@ enum p11p_status p11p_cache_keyblob_get(struct p11p_cache *c, int64_t id,
     unsigned char *blob = NULL;
     const char *backend;
     size_t len;
-    int src;
 
     if (c == NULL || out == NULL) {
         return P11P_ERR_INVALID_INPUT;
@@ -72,13 +71,8 @@ enum p11p_status p11p_cache_keyblob_get(struct p11p_cache *c, int64_t id,
         goto out;
     }
     sqlite3_bind_int64(st, 1, id);
-    src = sqlite3_step(st);
-    if (src == SQLITE_DONE) {
-        rc = P11P_ERR_NOT_FOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = p11p_db_fail(c, conn->db, "reading a key blob", src);
+    rc = p11p_db_step_row(c, conn->db, st, "reading a key blob");
+    if (rc != P11P_OK) {
         goto out;
     }
     backend = (const char *)sqlite3_column_text(st, 0);

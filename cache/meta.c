@@ -60,7 +60,6 @@ enum p11p_status p11p_cache_meta_get(struct p11p_cache *c, const char *key,
     struct p11p_db_conn *conn = NULL;
     sqlite3_stmt *st = NULL;
     char *value = NULL;
-    int src;
 
     *out = NULL;
     if (c == NULL || key == NULL) {
@@ -75,16 +74,15 @@ enum p11p_status p11p_cache_meta_get(struct p11p_cache *c, const char *key,
         goto out;
     }
     p11p_db_bind_text(st, 1, key);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
+    rc = p11p_db_step_row(c, conn->db, st, "reading token metadata");
+    if (rc == P11P_OK) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
         value = p11p_str_dup(v != NULL ? v : "");
         if (value == NULL) {
             rc = P11P_ERR_NOMEM;
             goto out;
         }
-    } else if (src != SQLITE_DONE) {
-        rc = p11p_db_fail(c, conn->db, "reading token metadata", src);
+    } else if (rc != P11P_ERR_NOT_FOUND) {
         goto out;
     }
     *out = value;
@@ -135,7 +133,6 @@ enum p11p_status p11p_cache_auth_get(struct p11p_cache *c,
     struct p11p_cache_auth a;
     const char *kdf;
     size_t salt_len, wrapped_len;
-    int src;
 
     memset(&a, 0, sizeof(a));
     if (c == NULL || out == NULL) {
@@ -150,13 +147,8 @@ enum p11p_status p11p_cache_auth_get(struct p11p_cache *c,
         goto out;
     }
     sqlite3_bind_int(st, 1, (int)role);
-    src = sqlite3_step(st);
-    if (src == SQLITE_DONE) {
-        rc = P11P_ERR_NOT_FOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = p11p_db_fail(c, conn->db, "reading an auth record", src);
+    rc = p11p_db_step_row(c, conn->db, st, "reading an auth record");
+    if (rc != P11P_OK) {
         goto out;
     }
     kdf = (const char *)sqlite3_column_text(st, 0);
@@ -252,7 +244,6 @@ enum p11p_status p11p_cache_seq_next(struct p11p_cache_txn *t, const char *name,
     enum p11p_status rc = P11P_ERR_INTERNAL;
     sqlite3_stmt *st = NULL;
     uint64_t v = start;
-    int src;
 
     *out = 0;
     if (t == NULL || name == NULL || increment == 0) {
@@ -263,12 +254,11 @@ enum p11p_status p11p_cache_seq_next(struct p11p_cache_txn *t, const char *name,
         goto out;
     }
     p11p_db_bind_text(st, 1, name);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
+    rc = p11p_db_step_row(t->c, t->conn->db, st, "reading a sequence");
+    if (rc == P11P_OK) {
         /* Stored as the 64-bit pattern of the unsigned value. */
         v = (uint64_t)sqlite3_column_int64(st, 0);
-    } else if (src != SQLITE_DONE) {
-        rc = p11p_db_fail(t->c, t->conn->db, "reading a sequence", src);
+    } else if (rc != P11P_ERR_NOT_FOUND) {
         goto out;
     }
     p11p_db_done(st);
@@ -305,9 +295,7 @@ enum p11p_status p11p_cache_seq_peek(struct p11p_cache *c, const char *name,
     enum p11p_status rc = P11P_ERR_INTERNAL;
     struct p11p_db_conn *conn = NULL;
     sqlite3_stmt *st = NULL;
-    int src;
 
-    *out = 0;
     if (c == NULL || name == NULL) {
         return P11P_ERR_INVALID_INPUT;
     }
@@ -320,13 +308,8 @@ enum p11p_status p11p_cache_seq_peek(struct p11p_cache *c, const char *name,
         goto out;
     }
     p11p_db_bind_text(st, 1, name);
-    src = sqlite3_step(st);
-    if (src == SQLITE_DONE) {
-        rc = P11P_ERR_NOT_FOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = p11p_db_fail(c, conn->db, "reading a sequence", src);
+    rc = p11p_db_step_row(c, conn->db, st, "reading a sequence");
+    if (rc != P11P_OK) {
         goto out;
     }
     *out = (uint64_t)sqlite3_column_int64(st, 0);

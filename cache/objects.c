@@ -223,7 +223,6 @@ static enum p11p_status get_on(struct p11p_cache *c, struct p11p_db_conn *conn,
     enum p11p_status rc = P11P_ERR_INTERNAL;
     sqlite3_stmt *st = NULL;
     struct p11p_attrlist attrs = { 0 };
-    int src;
 
     memset(out, 0, sizeof(*out));
     rc = p11p_db_stmt(c, conn, &SQL_OBJ_GET, &st);
@@ -231,13 +230,8 @@ static enum p11p_status get_on(struct p11p_cache *c, struct p11p_db_conn *conn,
         goto out;
     }
     sqlite3_bind_int64(st, 1, id);
-    src = sqlite3_step(st);
-    if (src == SQLITE_DONE) {
-        rc = P11P_ERR_NOT_FOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = p11p_db_fail(c, conn->db, "reading an object", src);
+    rc = p11p_db_step_row(c, conn->db, st, "reading an object");
+    if (rc != P11P_OK) {
         goto out;
     }
     rc = p11p_attrlist_decode(&attrs, sqlite3_column_blob(st, 2),

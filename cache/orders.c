@@ -319,16 +319,12 @@ enum p11p_status p11p_cache_order_update(struct p11p_cache_txn *t,
         goto out;
     }
     sqlite3_bind_int64(st, 1, order->id);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
+    rc = p11p_db_step_row(t->c, t->conn->db, st, "reading an order");
+    if (rc == P11P_OK) {
         P11P_DEBUG(COMP,
                    "order %lld: state changed by another process (expected %d)",
                    (long long)order->id, (int)expect_state);
         rc = P11P_ERR_BUSY;
-    } else if (src == SQLITE_DONE) {
-        rc = P11P_ERR_NOT_FOUND;
-    } else {
-        rc = p11p_db_fail(t->c, t->conn->db, "reading an order", src);
     }
 out:
     p11p_db_done(st);
@@ -339,15 +335,13 @@ out:
 static enum p11p_status get_one(struct p11p_cache *c, struct p11p_db_conn *conn,
                                 sqlite3_stmt *st, struct p11p_order *out)
 {
-    int src = sqlite3_step(st);
+    enum p11p_status rc;
 
-    if (src == SQLITE_DONE) {
-        return P11P_ERR_NOT_FOUND;
+    rc = p11p_db_step_row(c, conn->db, st, "reading an order");
+    if (rc == P11P_OK) {
+        rc = read_order(c, st, out);
     }
-    if (src != SQLITE_ROW) {
-        return p11p_db_fail(c, conn->db, "reading an order", src);
-    }
-    return read_order(c, st, out);
+    return rc;
 }
 
 static enum p11p_status get_by_id(struct p11p_cache *c,

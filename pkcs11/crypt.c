@@ -36,7 +36,9 @@ CK_RV p11p_crypt_op_set_mech(struct p11p_crypt_op *op,
     return CKR_OK;
 }
 
-CK_RV p11p_crypt_op_init_private(struct p11p_session *s,
+/* Starts op on private key handle (see p11p_crypt_op_init_private); the
+ * caller holds s->lock and has begun the operation slot. */
+static CK_RV init_private_locked(struct p11p_session *s,
                                  struct p11p_crypt_op *op,
                                  const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
                                  enum p11p_mech_op kind)
@@ -99,6 +101,25 @@ CK_RV p11p_crypt_op_init_private(struct p11p_session *s,
     op->buf_len = 0;
 out:
     p11p_key_unref(ks.key);
+    return rv;
+}
+
+CK_RV p11p_crypt_op_init_private(struct p11p_session *s, enum p11p_op_kind slot,
+                                 struct p11p_crypt_op *op,
+                                 const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
+                                 enum p11p_mech_op kind)
+{
+    CK_RV rv = CKR_OK;
+
+    pthread_mutex_lock(&s->lock);
+    rv = p11p_session_op_begin(s, slot);
+    if (rv == CKR_OK) {
+        rv = init_private_locked(s, op, mech, key, kind);
+        if (rv != CKR_OK) {
+            p11p_session_op_end(s, slot);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
     return rv;
 }
 

@@ -15,13 +15,14 @@
 #include "pkcs11/pkcs11-3.h"
 #include "pkcs11/session.h"
 
-/* Starts op on private key handle for mech_op (P11P_MECH_SIGN or
- * P11P_MECH_DECRYPT): mechanism and parameters checked, key from the
- * token's map (CKR_KEY_HANDLE_INVALID, CKR_KEY_TYPE_INCONSISTENT,
- * CKR_KEY_SIZE_RANGE, CKR_KEY_FUNCTION_NOT_PERMITTED), backend operation
- * initialised (reusing op->kop). Caller holds s->lock and has begun the
- * operation slot. */
-CK_RV p11p_crypt_op_init_private(struct p11p_session *s,
+/* C_SignInit and C_DecryptInit: begins the session's operation slot
+ * (P11P_OP_SIGN or P11P_OP_DECRYPT) and starts op on private key handle
+ * for kind (P11P_MECH_SIGN or P11P_MECH_DECRYPT): mechanism and parameters
+ * checked, key from the token's map (CKR_KEY_HANDLE_INVALID,
+ * CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_SIZE_RANGE,
+ * CKR_KEY_FUNCTION_NOT_PERMITTED), backend operation initialised (reusing
+ * op->kop). On failure the slot is ended again. Takes s->lock. */
+CK_RV p11p_crypt_op_init_private(struct p11p_session *s, enum p11p_op_kind slot,
                                  struct p11p_crypt_op *op,
                                  const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
                                  enum p11p_mech_op kind);

@@ -22,19 +22,8 @@
 CK_RV p11p_decrypt_init(struct p11p_session *s, CK_MECHANISM_PTR mech,
                         CK_OBJECT_HANDLE key)
 {
-    CK_RV rv = CKR_OK;
-
-    pthread_mutex_lock(&s->lock);
-    rv = p11p_session_op_begin(s, P11P_OP_DECRYPT);
-    if (rv == CKR_OK) {
-        rv = p11p_crypt_op_init_private(s, &s->decrypt, mech, key,
-                                        P11P_MECH_DECRYPT);
-        if (rv != CKR_OK) {
-            p11p_session_op_end(s, P11P_OP_DECRYPT);
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return rv;
+    return p11p_crypt_op_init_private(s, P11P_OP_DECRYPT, &s->decrypt, mech,
+                                      key, P11P_MECH_DECRYPT);
 }
 
 static CK_RV do_decrypt(struct p11p_session *s, const CK_BYTE *in,

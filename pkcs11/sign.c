@@ -24,18 +24,8 @@
 CK_RV p11p_sign_init(struct p11p_session *s, CK_MECHANISM_PTR mech,
                      CK_OBJECT_HANDLE key)
 {
-    CK_RV rv = CKR_OK;
-
-    pthread_mutex_lock(&s->lock);
-    rv = p11p_session_op_begin(s, P11P_OP_SIGN);
-    if (rv == CKR_OK) {
-        rv = p11p_crypt_op_init_private(s, &s->sign, mech, key, P11P_MECH_SIGN);
-        if (rv != CKR_OK) {
-            p11p_session_op_end(s, P11P_OP_SIGN);
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return rv;
+    return p11p_crypt_op_init_private(s, P11P_OP_SIGN, &s->sign, mech, key,
+                                      P11P_MECH_SIGN);
 }
 
 static CK_RV sign_status(struct p11p_session *s, enum p11p_status st)
@@ -66,6 +56,37 @@ static CK_RV check_raw_len(const struct p11p_crypt_op *op, size_t len)
         return CKR_DATA_LEN_RANGE;
     }
     return CKR_OK;
+}
+
+/* Checks the input of a one-shot call (fn: "C_Sign" or "C_Verify"). A
+ * one-shot call cannot finish a multi-part operation (section 5.12); the
+ * spec names no code for it, so the call just fails. */
+static CK_RV check_oneshot(const struct p11p_crypt_op *op, const CK_BYTE *data,
+                           CK_ULONG len, const char *fn)
+{
+    CK_RV rv = CKR_OK;
+
+    if (data == NULL && len != 0) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (op->multipart) {
+        P11P_INFO("pkcs11", "%s after %sUpdate: finish with %sFinal", fn, fn,
+                  fn);
+        rv = CKR_FUNCTION_FAILED;
+    }
+    return rv;
+}
+
+/* Ends the update call of kind: a successful update makes op multi-part,
+ * any failure ends the operation. Returns rv. */
+static CK_RV end_update(struct p11p_session *s, struct p11p_crypt_op *op,
+                        enum p11p_op_kind kind, CK_RV rv)
+{
+    if (rv == CKR_OK) {
+        op->multipart = true;
+    } else {
+        p11p_session_op_end(s, kind);
+    }
+    return rv;
 }
 
 /* Produces the signature of data (or of the buffered input) into sig. */
@@ -121,15 +142,8 @@ CK_RV p11p_sign(struct p11p_session *s, CK_BYTE_PTR data, CK_ULONG len,
     if (rv != CKR_OK) {
         goto out;
     }
-    if (data == NULL && len != 0) {
-        rv = CKR_ARGUMENTS_BAD;
-    } else if (s->sign.multipart) {
-        /* C_Sign cannot finish a multi-part operation (section 5.12); the
-         * spec names no code for it, so the call just fails. */
-        P11P_INFO("pkcs11",
-                  "C_Sign after C_SignUpdate: finish with C_SignFinal");
-        rv = CKR_FUNCTION_FAILED;
-    } else {
+    rv = check_oneshot(&s->sign, data, len, "C_Sign");
+    if (rv == CKR_OK) {
         rv = do_sign(s, data, len, false, sig, sig_len);
     }
     if (p11p_crypt_output_ends_op(rv, sig)) {
@@ -161,11 +175,7 @@ CK_RV p11p_sign_update(struct p11p_session *s, CK_BYTE_PTR data, CK_ULONG len)
         st = p11p_key_op_update(op->kop, data, len);
         rv = sign_status(s, st);
     }
-    if (rv == CKR_OK) {
-        op->multipart = true;
-    } else {
-        p11p_session_op_end(s, P11P_OP_SIGN);
-    }
+    rv = end_update(s, op, P11P_OP_SIGN, rv);
 out:
     pthread_mutex_unlock(&s->lock);
     return rv;
@@ -316,13 +326,8 @@ CK_RV p11p_sign_verify(struct p11p_session *s, CK_BYTE_PTR data, CK_ULONG len,
     if (rv != CKR_OK) {
         goto out;
     }
-    if (data == NULL && len != 0) {
-        rv = CKR_ARGUMENTS_BAD;
-    } else if (s->verify.multipart) {
-        P11P_INFO("pkcs11",
-                  "C_Verify after C_VerifyUpdate: finish with C_VerifyFinal");
-        rv = CKR_FUNCTION_FAILED;
-    } else {
+    rv = check_oneshot(&s->verify, data, len, "C_Verify");
+    if (rv == CKR_OK) {
         rv = do_verify(s, data, len, sig, sig_len);
     }
     p11p_session_op_end(s, P11P_OP_VERIFY);
@@ -343,11 +348,7 @@ CK_RV p11p_sign_verify_update(struct p11p_session *s, CK_BYTE_PTR data,
     }
     rv = data == NULL && len != 0 ? CKR_ARGUMENTS_BAD
                                   : p11p_crypt_op_append(&s->verify, data, len);
-    if (rv == CKR_OK) {
-        s->verify.multipart = true;
-    } else {
-        p11p_session_op_end(s, P11P_OP_VERIFY);
-    }
+    rv = end_update(s, &s->verify, P11P_OP_VERIFY, rv);
 out:
     pthread_mutex_unlock(&s->lock);
     return rv;

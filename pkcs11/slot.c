@@ -13,6 +13,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/base/ossl.h"
 #include "core/base/secret.h"
@@ -22,6 +23,9 @@
 #include "pkcs11/module.h"
 
 #define SERIAL_LEN 16
+/* How long a read of the cache generation is trusted by the signing path
+ * (see store_generation). */
+#define KEY_RECHECK_MS 10u
 
 CK_RV p11p_slot_token_new(const struct p11p_conf_token *conf, CK_SLOT_ID id,
                           struct p11p_token **out)
@@ -36,6 +40,8 @@ CK_RV p11p_slot_token_new(const struct p11p_conf_token *conf, CK_SLOT_ID id,
     pthread_mutex_init(&t->lock, NULL);
     atomic_init(&t->login, P11P_LOGIN_NONE);
     atomic_init(&t->login_epoch, 0);
+    atomic_init(&t->gen, 0);
+    atomic_init(&t->gen_read_ms, 0);
     *out = t;
     return CKR_OK;
 }
@@ -260,28 +266,108 @@ out:
     return rv;
 }
 
+/* The store's generation as this token last read it, read again when
+ * it is older than KEY_RECHECK_MS. A read costs an SQLite point lookup,
+ * ~4 us, three times the signing overhead budget (DESIGN.md); a clock read
+ * costs ~25 ns. So a key destroyed by another process is noticed within
+ * KEY_RECHECK_MS, at a cost of one read per interval. Racing readers both
+ * store a value that was current when read: harmless. */
+static enum p11p_status store_generation(struct p11p_token *t, uint64_t *out)
+{
+    enum p11p_status rc = P11P_OK;
+    uint64_t now = p11p_clock_mono_ms();
+    uint64_t gen = atomic_load(&t->gen);
+
+    if (now - atomic_load(&t->gen_read_ms) >= KEY_RECHECK_MS
+        || atomic_load(&t->gen_read_ms) == 0) {
+        rc = p11p_cache_generation(t->cache, &gen);
+        if (rc != P11P_OK) {
+            goto out;
+        }
+        atomic_store(&t->gen, gen);
+        atomic_store(&t->gen_read_ms, now != 0 ? now : 1);
+    }
+    *out = gen;
+out:
+    return rc;
+}
+
+/* A mapped key is still valid at generation gen: its object is still in
+ * the cache (ids are never reused, so the handle names the same key). On
+ * success the map entry records gen, so the check runs once per change of
+ * the store. CKR_KEY_HANDLE_INVALID (entry dropped) if it was destroyed,
+ * by this or another process. */
+static CK_RV key_recheck(struct p11p_token *t, CK_OBJECT_HANDLE h, uint64_t gen)
+{
+    struct p11p_cache_object obj = { 0 };
+    enum p11p_status st = P11P_OK;
+    CK_RV rv = CKR_OK;
+
+    st = p11p_cache_object_get(t->cache, (int64_t)h, &obj);
+    if (st == P11P_ERR_NOT_FOUND) {
+        P11P_DEBUG("pkcs11", "key %lu was destroyed; dropping it from the map",
+                   (unsigned long)h);
+        p11p_slot_key_forget(t, h);
+        rv = CKR_KEY_HANDLE_INVALID;
+        goto out;
+    }
+    if (st != P11P_OK) {
+        rv = p11p_ckr_from_status(st);
+        goto out;
+    }
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->n_keys; i++) {
+        if (t->keys[i].handle == h) {
+            t->keys[i].gen = gen;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+out:
+    p11p_cache_object_clear(&obj);
+    return rv;
+}
+
 CK_RV p11p_slot_key_get(struct p11p_token *t, CK_OBJECT_HANDLE h,
                         struct p11p_keyslot *out)
 {
     struct p11p_keyslot ks = { 0 };
     struct p11p_keyslot *grown = NULL;
     unsigned long epoch = atomic_load(&t->login_epoch);
+    uint64_t gen = 0;
     bool found = false;
+    enum p11p_status st = P11P_OK;
     CK_RV rv = CKR_OK;
 
     if (!p11p_slot_is_logged_in(t, CKU_USER)) {
-        return CKR_USER_NOT_LOGGED_IN;
+        rv = CKR_USER_NOT_LOGGED_IN;
+        goto out;
+    }
+    st = store_generation(t, &gen);
+    if (st != P11P_OK) {
+        rv = p11p_ckr_from_status(st);
+        goto out;
     }
     pthread_mutex_lock(&t->lock);
-    found = keys_find_locked(t, h, out);
+    found = keys_find_locked(t, h, &ks);
     pthread_mutex_unlock(&t->lock);
+    if (found && ks.gen != gen) {
+        rv = key_recheck(t, h, gen);
+        if (rv != CKR_OK) {
+            goto out;
+        }
+        ks.gen = gen;
+    }
     if (found) {
-        return CKR_OK;
+        *out = ks;
+        ks.key = NULL;
+        goto out;
     }
     rv = load_key(t, h, &ks);
     if (rv != CKR_OK) {
-        return rv;
+        goto out;
     }
+    ks.gen = gen;
     pthread_mutex_lock(&t->lock);
     if (atomic_load(&t->login_epoch) != epoch) {
         rv = CKR_USER_NOT_LOGGED_IN; /* logged out meanwhile */
@@ -302,6 +388,7 @@ CK_RV p11p_slot_key_get(struct p11p_token *t, CK_OBJECT_HANDLE h,
         }
     }
     pthread_mutex_unlock(&t->lock);
+out:
     p11p_key_unref(ks.key);
     return rv;
 }

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cache/cache.h"
 #include "core/conf/conf.h"
@@ -38,6 +39,7 @@ struct p11p_keyslot {
     CK_MECHANISM_TYPE allowed[P11P_KEY_MAX_ALLOWED];
     size_t n_allowed;
     bool allowed_overflow;
+    uint64_t gen; /* cache generation at which the key was last seen */
 };
 
 /* True if the keyslot's CKA_ALLOWED_MECHANISMS permits mech. */
@@ -56,7 +58,9 @@ struct p11p_token {
     atomic_ulong login_epoch; /* bumped at every logout */
     CK_ULONG n_sessions;      /* under the token lock */
     CK_ULONG n_rw_sessions;
-    struct p11p_keyslot *keys; /* under the token lock */
+    atomic_uint_fast64_t gen;         /* cache generation last read */
+    atomic_uint_fast64_t gen_read_ms; /* when (monotonic ms; 0: never) */
+    struct p11p_keyslot *keys;        /* under the token lock */
     size_t n_keys;
     size_t keys_alloc;
     char serial[17];
@@ -81,7 +85,11 @@ bool p11p_slot_is_logged_in(const struct p11p_token *t, CK_USER_TYPE role);
 /* Returns the keyslot of private key handle with a new key reference in
  * out->key (release with p11p_key_unref). Loads and caches the key on
  * first use: CKR_KEY_HANDLE_INVALID if there is no such visible private
- * key, CKR_USER_NOT_LOGGED_IN without a user login. */
+ * key, CKR_USER_NOT_LOGGED_IN without a user login. The cache's generation
+ * is read again at most every few milliseconds (slot.c KEY_RECHECK_MS);
+ * when it moved since the key was last seen, the key's object is looked up
+ * again, so a key destroyed by another process is CKR_KEY_HANDLE_INVALID
+ * at the first C_SignInit after that interval. */
 CK_RV p11p_slot_key_get(struct p11p_token *t, CK_OBJECT_HANDLE handle,
                         struct p11p_keyslot *out);
 

@@ -5,7 +5,7 @@
  * backing PKCS#11 module (hsm_module.c); keys and operations are in
  * hsm_key.c, adoption and certificate writing in hsm_adopt.c.
  *
- * Login, two modes (hsm_pin.h):
+ * Login, two modes (hsm_pin.h, pin.h):
  * - pass-through (no hsm_pin_source): p11portal's SO and user PINs are the
  *   backing token's; C_Login, C_InitPIN and C_SetPIN go to the backing
  *   token, whose own counters and lock apply (its CKF_*_PIN_* flags are
@@ -27,14 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "core/base/log.h"
-#include "core/base/ossl.h"
 #include "core/base/str.h"
+#include "core/keys/seal.h"
 
-#define COMP               "keys"
-#define DEFAULT_ITERATIONS 600000u
+#define COMP "keys"
 /* Backing tokens expose PIN state as flags, not counts: encode them as
  * counts against a limit of 3 (fails 1: COUNT_LOW, 2: FINAL_TRY). */
 #define FLAG_RETRIES 3u
@@ -150,11 +147,7 @@ static enum p11p_status hsm_open(const struct p11p_conf_token *conf,
     if (rc != P11P_OK) {
         goto out;
     }
-    ks->pin.cache = cache;
-    ks->pin.token = ks->tok->name;
-    ks->pin.max_retries = conf->pin_max_retries;
-    ks->pin.iterations =
-        conf->kdf_iterations != 0 ? conf->kdf_iterations : DEFAULT_ITERATIONS;
+    p11p_pin_setup(&ks->pin, conf, cache, ks->tok->name);
     P11P_INFO(
         COMP,
         "token \"%s\": keys in backing token \"%s\" (serial %s) of %s, PINs %s",
@@ -217,11 +210,11 @@ static enum p11p_status hsm_info(struct p11p_keystore *base,
         return P11P_OK;
     }
     out->max_retries = ks->pin.max_retries;
-    rc = p11p_hsm_pin_state(&ks->pin, P11P_ROLE_SO, &out->initialized,
-                            &out->so_fails, &out->so_locked);
+    rc = p11p_pin_state(&ks->pin, P11P_ROLE_SO, &out->initialized,
+                        &out->so_fails, &out->so_locked);
     if (rc == P11P_OK) {
-        rc = p11p_hsm_pin_state(&ks->pin, P11P_ROLE_USER, &out->user_pin_set,
-                                &out->user_fails, &out->user_locked);
+        rc = p11p_pin_state(&ks->pin, P11P_ROLE_USER, &out->user_pin_set,
+                            &out->user_fails, &out->user_locked);
     }
     /* A locked backing user PIN locks the station too. */
     map_flags(ti.flags, CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY,
@@ -254,6 +247,41 @@ static enum p11p_status check_backing_so(struct p11p_hsm_ks *ks,
                                       "checking the SO PIN for C_InitToken");
 }
 
+/* Wraps a fresh random value under pin: the verifier record of role (the
+ * value protects nothing; it only proves the PIN). Free out with
+ * p11p_cache_auth_clear. Slow. */
+static enum p11p_status make_verifier(struct p11p_hsm_ks *ks,
+                                      enum p11p_cache_role role,
+                                      const struct p11p_secret *pin,
+                                      struct p11p_cache_auth *out)
+{
+    struct p11p_secret *value = NULL;
+    enum p11p_status rc;
+
+    rc = p11p_seal_new_master(&value);
+    if (rc == P11P_OK) {
+        rc = p11p_seal_wrap_master(value, pin, role, ks->pin.iterations, out);
+    }
+    p11p_secret_free(value);
+    return rc;
+}
+
+/* Stores a fresh verifier of role for pin (PIN-source mode). Slow. */
+static enum p11p_status put_verifier(struct p11p_hsm_ks *ks,
+                                     enum p11p_cache_role role,
+                                     const struct p11p_secret *pin)
+{
+    struct p11p_secret *value = NULL;
+    enum p11p_status rc;
+
+    rc = p11p_seal_new_master(&value);
+    if (rc == P11P_OK) {
+        rc = p11p_pin_put(&ks->pin, role, value, pin);
+    }
+    p11p_secret_free(value);
+    return rc;
+}
+
 static enum p11p_status hsm_init_token(struct p11p_keystore *base,
                                        const struct p11p_secret *so_pin,
                                        const char *label)
@@ -261,10 +289,6 @@ static enum p11p_status hsm_init_token(struct p11p_keystore *base,
     struct p11p_hsm_ks *ks = hsm(base);
     enum p11p_status rc = P11P_ERR_INTERNAL;
     struct p11p_cache_auth rec;
-    struct p11p_cache_txn *t = NULL;
-    char *serial = NULL;
-    unsigned char r[8];
-    char fresh[17];
     bool has_rec = false;
 
     memset(&rec, 0, sizeof(rec));
@@ -274,45 +298,19 @@ static enum p11p_status hsm_init_token(struct p11p_keystore *base,
     if (ks->pin_source == NULL) {
         rc = check_backing_so(ks, so_pin);
     } else {
-        rc = p11p_hsm_pin_verify(&ks->pin, P11P_ROLE_SO, so_pin);
+        rc = p11p_pin_verify(&ks->pin, P11P_ROLE_SO, so_pin, NULL);
         if (rc == P11P_ERR_NOT_FOUND) {
             rc = P11P_OK; /* first initialisation */
         }
         if (rc == P11P_OK) {
-            rc = p11p_hsm_pin_make_record(&ks->pin, P11P_ROLE_SO, so_pin, &rec);
+            rc = make_verifier(ks, P11P_ROLE_SO, so_pin, &rec);
             has_rec = rc == P11P_OK;
         }
     }
     if (rc != P11P_OK) {
         goto out;
     }
-    rc = p11p_cache_meta_get(ks->cache, "serial", &serial);
-    if (rc != P11P_OK) {
-        goto out;
-    }
-    rc = p11p_cache_txn_begin(ks->cache, &t);
-    if (rc != P11P_OK) {
-        goto out;
-    }
-    if ((rc = p11p_cache_wipe(t)) != P11P_OK
-        || (has_rec && (rc = p11p_cache_auth_put(t, &rec)) != P11P_OK)
-        || (rc = p11p_cache_meta_set(t, "initialized", "1")) != P11P_OK
-        || (rc = p11p_cache_meta_set(t, "label", label)) != P11P_OK) {
-        goto out;
-    }
-    if (serial == NULL) {
-        if (RAND_bytes_ex(p11p_ossl_libctx(), r, sizeof(r), 0) != 1) {
-            rc = P11P_ERR_CRYPTO;
-            goto out;
-        }
-        p11p_str_hex(r, sizeof(r), fresh);
-        rc = p11p_cache_meta_set(t, "serial", fresh);
-        if (rc != P11P_OK) {
-            goto out;
-        }
-    }
-    rc = p11p_cache_txn_commit(t);
-    t = NULL;
+    rc = p11p_pin_init_token(&ks->pin, has_rec ? &rec : NULL, label);
     if (rc != P11P_OK) {
         goto out;
     }
@@ -321,9 +319,7 @@ static enum p11p_status hsm_init_token(struct p11p_keystore *base,
         "token \"%s\": initialised (label \"%s\"); the keys of backing token \"%s\" were kept",
         ks->tok->name, label, ks->tok->label);
 out:
-    p11p_cache_txn_rollback(t);
     p11p_cache_auth_clear(&rec);
-    free(serial);
     return rc;
 }
 
@@ -339,7 +335,7 @@ static enum p11p_status hsm_login(struct p11p_keystore *base,
         return backing_login(ks, role == P11P_ROLE_SO ? CKU_SO : CKU_USER, role,
                              pin, NULL);
     }
-    rc = p11p_hsm_pin_verify(&ks->pin, role, pin);
+    rc = p11p_pin_verify(&ks->pin, role, pin, NULL);
     if (rc != P11P_OK) {
         return rc;
     }
@@ -409,7 +405,7 @@ static enum p11p_status hsm_init_pin(struct p11p_keystore *base,
                       ks->tok->name);
             return P11P_ERR_AUTH;
         }
-        return p11p_hsm_pin_set(&ks->pin, P11P_ROLE_USER, pin);
+        return put_verifier(ks, P11P_ROLE_USER, pin);
     }
     if (!login_session(ks, P11P_ROLE_SO, &s)) {
         P11P_WARN(COMP, "token \"%s\": C_InitPIN needs the SO logged in",
@@ -433,8 +429,8 @@ static enum p11p_status hsm_set_pin(struct p11p_keystore *base,
     CK_RV rv;
 
     if (ks->pin_source != NULL) {
-        rc = p11p_hsm_pin_verify(&ks->pin, role, old_pin);
-        return rc == P11P_OK ? p11p_hsm_pin_set(&ks->pin, role, new_pin) : rc;
+        rc = p11p_pin_verify(&ks->pin, role, old_pin, NULL);
+        return rc == P11P_OK ? put_verifier(ks, role, new_pin) : rc;
     }
     /* C_SetPIN acts on the logged-in role, or the user when nobody is
      * logged in (PKCS#11 2.40 section 5.6). */

@@ -5,7 +5,7 @@
  * login, PINs, info), hsm_key.c (key blobs, generation, loading, the
  * pass-through sign and decrypt operations), hsm_import.c (import),
  * hsm_adopt.c (adopting keys already in the backing token, writing
- * certificates to it), hsm_pin.c and hsm_module.c.
+ * certificates to it), hsm_pin.c (PIN sources) and hsm_module.c.
  *
  * The key blob ("P1H1") is a reference into the backing token, never key
  * material:
@@ -23,6 +23,7 @@
 #include "core/keys/hsm_module.h"
 #include "core/keys/hsm_pin.h"
 #include "core/keys/internal.h"
+#include "core/keys/pin.h"
 
 #define P11P_HSM_BLOB_MAGIC "P1H1"
 #define P11P_HSM_MAX_ID     64
@@ -33,10 +34,10 @@ struct p11p_hsm_ks {
     struct p11p_hsm_token *tok; /* one reference */
     char *pin_source;           /* NULL: pass-through */
     bool write_certs;
-    struct p11p_hsm_pin pin; /* the soft verifier (PIN source mode) */
-    pthread_mutex_t mu;      /* guards role and the login session */
-    int role;                /* p11portal login: -1 none, else the role */
-    bool has_login_sess;     /* a backing session holds the login */
+    struct p11p_pin pin; /* the soft verifier (PIN source mode) */
+    pthread_mutex_t mu;  /* guards role and the login session */
+    int role;            /* p11portal login: -1 none, else the role */
+    bool has_login_sess; /* a backing session holds the login */
     CK_SESSION_HANDLE login_sess;
 };
 
@@ -49,6 +50,16 @@ struct p11p_hsm_ref {
     const unsigned char *spki;
     size_t spki_len;
 };
+
+/* Appends one attribute (type t, value pointer p, length l) to template
+ * array arr at index n and increments n. The caller sizes arr. */
+#define P11P_HSM_TMPL_ADD(arr, n, t, p, l) \
+    do {                                   \
+        (arr)[(n)].type = (t);             \
+        (arr)[(n)].pValue = (void *)(p);   \
+        (arr)[(n)].ulValueLen = (l);       \
+        (n)++;                             \
+    } while (0)
 
 /* ---- hsm.c ---- */
 

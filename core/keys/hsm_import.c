@@ -17,14 +17,6 @@
 static const CK_BBOOL yes = CK_TRUE;
 static const CK_BBOOL no = CK_FALSE;
 
-#define ADD(arr, n, t, p, l)             \
-    do {                                 \
-        (arr)[(n)].type = (t);           \
-        (arr)[(n)].pValue = (void *)(p); \
-        (arr)[(n)].ulValueLen = (l);     \
-        (n)++;                           \
-    } while (0)
-
 /* Big-number parameters of an RSA private key, as CKA_* of the object. */
 static const struct {
     CK_ATTRIBUTE_TYPE type;
@@ -145,24 +137,24 @@ enum p11p_status p11p_hsm_import_key(struct p11p_hsm_ks *ks, EVP_PKEY *priv,
             goto out;
         }
     }
-    ADD(tmpl, n, CKA_CLASS, &klass, sizeof(klass));
-    ADD(tmpl, n, CKA_KEY_TYPE, &kt, sizeof(kt));
-    ADD(tmpl, n, CKA_TOKEN, &yes, sizeof(yes));
-    ADD(tmpl, n, CKA_PRIVATE, &yes, sizeof(yes));
-    ADD(tmpl, n, CKA_SENSITIVE, &yes, sizeof(yes));
-    ADD(tmpl, n, CKA_EXTRACTABLE, &no, sizeof(no));
-    ADD(tmpl, n, CKA_SIGN, &yes, sizeof(yes));
-    ADD(tmpl, n, CKA_ID, ref.id, ref.id_len);
+    P11P_HSM_TMPL_ADD(tmpl, n, CKA_CLASS, &klass, sizeof(klass));
+    P11P_HSM_TMPL_ADD(tmpl, n, CKA_KEY_TYPE, &kt, sizeof(kt));
+    P11P_HSM_TMPL_ADD(tmpl, n, CKA_TOKEN, &yes, sizeof(yes));
+    P11P_HSM_TMPL_ADD(tmpl, n, CKA_PRIVATE, &yes, sizeof(yes));
+    P11P_HSM_TMPL_ADD(tmpl, n, CKA_SENSITIVE, &yes, sizeof(yes));
+    P11P_HSM_TMPL_ADD(tmpl, n, CKA_EXTRACTABLE, &no, sizeof(no));
+    P11P_HSM_TMPL_ADD(tmpl, n, CKA_SIGN, &yes, sizeof(yes));
+    P11P_HSM_TMPL_ADD(tmpl, n, CKA_ID, ref.id, ref.id_len);
     if (kt == CKK_RSA) {
-        ADD(tmpl, n, CKA_DECRYPT, &yes, sizeof(yes));
+        P11P_HSM_TMPL_ADD(tmpl, n, CKA_DECRYPT, &yes, sizeof(yes));
     } else {
-        ADD(tmpl, n, CKA_EC_PARAMS, ecp, ecp_len);
+        P11P_HSM_TMPL_ADD(tmpl, n, CKA_EC_PARAMS, ecp, ecp_len);
     }
     if (spec != NULL && spec->label != NULL) {
-        ADD(tmpl, n, CKA_LABEL, spec->label, strlen(spec->label));
+        P11P_HSM_TMPL_ADD(tmpl, n, CKA_LABEL, spec->label, strlen(spec->label));
     }
     for (size_t i = 0; i < nv; i++) {
-        ADD(tmpl, n, types[i], v[i]->data, v[i]->len);
+        P11P_HSM_TMPL_ADD(tmpl, n, types[i], v[i]->data, v[i]->len);
     }
     rc = p11p_hsm_module_session_get(t, &s);
     if (rc != P11P_OK) {

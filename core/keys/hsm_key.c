@@ -652,14 +652,6 @@ struct gen_tmpl {
     CK_ULONG n_priv;
 };
 
-#define ADD(arr, n, t, p, l)             \
-    do {                                 \
-        (arr)[(n)].type = (t);           \
-        (arr)[(n)].pValue = (void *)(p); \
-        (arr)[(n)].ulValueLen = (l);     \
-        (n)++;                           \
-    } while (0)
-
 static enum p11p_status build_tmpl(const struct p11p_keygen_spec *spec,
                                    const unsigned char *id, size_t id_len,
                                    struct gen_tmpl *g)
@@ -694,32 +686,35 @@ static enum p11p_status build_tmpl(const struct p11p_keygen_spec *spec,
                                 ? CKM_EC_KEY_PAIR_GEN
                                 : CKM_EC_EDWARDS_KEY_PAIR_GEN;
     }
-    ADD(g->pub, g->n_pub, CKA_TOKEN, &yes, sizeof(yes));
-    ADD(g->pub, g->n_pub, CKA_PRIVATE, &no, sizeof(no));
-    ADD(g->pub, g->n_pub, CKA_VERIFY, &yes, sizeof(yes));
-    ADD(g->pub, g->n_pub, CKA_ID, id, id_len);
-    ADD(g->priv, g->n_priv, CKA_TOKEN, &yes, sizeof(yes));
-    ADD(g->priv, g->n_priv, CKA_PRIVATE, &yes, sizeof(yes));
-    ADD(g->priv, g->n_priv, CKA_SENSITIVE, &yes, sizeof(yes));
-    ADD(g->priv, g->n_priv, CKA_EXTRACTABLE, &no, sizeof(no));
-    ADD(g->priv, g->n_priv, CKA_SIGN, &yes, sizeof(yes));
-    ADD(g->priv, g->n_priv, CKA_ID, id, id_len);
+    P11P_HSM_TMPL_ADD(g->pub, g->n_pub, CKA_TOKEN, &yes, sizeof(yes));
+    P11P_HSM_TMPL_ADD(g->pub, g->n_pub, CKA_PRIVATE, &no, sizeof(no));
+    P11P_HSM_TMPL_ADD(g->pub, g->n_pub, CKA_VERIFY, &yes, sizeof(yes));
+    P11P_HSM_TMPL_ADD(g->pub, g->n_pub, CKA_ID, id, id_len);
+    P11P_HSM_TMPL_ADD(g->priv, g->n_priv, CKA_TOKEN, &yes, sizeof(yes));
+    P11P_HSM_TMPL_ADD(g->priv, g->n_priv, CKA_PRIVATE, &yes, sizeof(yes));
+    P11P_HSM_TMPL_ADD(g->priv, g->n_priv, CKA_SENSITIVE, &yes, sizeof(yes));
+    P11P_HSM_TMPL_ADD(g->priv, g->n_priv, CKA_EXTRACTABLE, &no, sizeof(no));
+    P11P_HSM_TMPL_ADD(g->priv, g->n_priv, CKA_SIGN, &yes, sizeof(yes));
+    P11P_HSM_TMPL_ADD(g->priv, g->n_priv, CKA_ID, id, id_len);
     if (label_len > 0) {
-        ADD(g->pub, g->n_pub, CKA_LABEL, spec->label, label_len);
-        ADD(g->priv, g->n_priv, CKA_LABEL, spec->label, label_len);
+        P11P_HSM_TMPL_ADD(g->pub, g->n_pub, CKA_LABEL, spec->label, label_len);
+        P11P_HSM_TMPL_ADD(g->priv, g->n_priv, CKA_LABEL, spec->label,
+                          label_len);
     }
     /* Only what p11portal offers: no wrapping or derivation (SoftHSM2
      * would default some of these to true). */
-    ADD(g->pub, g->n_pub, CKA_WRAP, &no, sizeof(no));
-    ADD(g->priv, g->n_priv, CKA_UNWRAP, &no, sizeof(no));
-    ADD(g->priv, g->n_priv, CKA_DERIVE, &no, sizeof(no));
-    ADD(g->priv, g->n_priv, CKA_DECRYPT, rsa ? &yes : &no, sizeof(yes));
+    P11P_HSM_TMPL_ADD(g->pub, g->n_pub, CKA_WRAP, &no, sizeof(no));
+    P11P_HSM_TMPL_ADD(g->priv, g->n_priv, CKA_UNWRAP, &no, sizeof(no));
+    P11P_HSM_TMPL_ADD(g->priv, g->n_priv, CKA_DERIVE, &no, sizeof(no));
+    P11P_HSM_TMPL_ADD(g->priv, g->n_priv, CKA_DECRYPT, rsa ? &yes : &no,
+                      sizeof(yes));
     if (rsa) {
-        ADD(g->pub, g->n_pub, CKA_MODULUS_BITS, &g->bits, sizeof(g->bits));
-        ADD(g->pub, g->n_pub, CKA_PUBLIC_EXPONENT, g->exp, elen);
-        ADD(g->pub, g->n_pub, CKA_ENCRYPT, &yes, sizeof(yes));
+        P11P_HSM_TMPL_ADD(g->pub, g->n_pub, CKA_MODULUS_BITS, &g->bits,
+                          sizeof(g->bits));
+        P11P_HSM_TMPL_ADD(g->pub, g->n_pub, CKA_PUBLIC_EXPONENT, g->exp, elen);
+        P11P_HSM_TMPL_ADD(g->pub, g->n_pub, CKA_ENCRYPT, &yes, sizeof(yes));
     } else {
-        ADD(g->pub, g->n_pub, CKA_EC_PARAMS, ecp, ecp_len);
+        P11P_HSM_TMPL_ADD(g->pub, g->n_pub, CKA_EC_PARAMS, ecp, ecp_len);
     }
     return P11P_OK;
 }

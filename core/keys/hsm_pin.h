@@ -9,28 +9,17 @@
  * user PIN comes from the source, read at each login and wiped after it;
  * the station's operators never learn it. p11portal's own SO and user
  * PINs are then checked by a soft verifier: a random 32-byte value wrapped
- * under the PIN with the soft backend's KDF (seal.c), stored as the cache's
- * auth record of the role, with the same shared failure counter and lock
- * as the soft backend.
+ * under the PIN with the soft backend's KDF, stored as the cache's auth
+ * record of the role by pin.c, with the same shared failure counter and
+ * lock as the soft backend.
  */
 #ifndef P11P_CORE_KEYS_HSM_PIN_H
 #define P11P_CORE_KEYS_HSM_PIN_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
-#include "cache/cache.h"
 #include "core/base/secret.h"
 #include "core/base/status.h"
 
 #define P11P_HSM_PIN_MAX 256 /* bytes of a PIN read from a source */
-
-struct p11p_hsm_pin {
-    struct p11p_cache *cache; /* borrowed */
-    const char *token;        /* for logs, borrowed */
-    unsigned max_retries;     /* 0 = unlimited */
-    uint32_t iterations;      /* KDF */
-};
 
 /* Reads the backing PIN from source ("file:PATH": the first line of a file
  * that must not be readable by group or others; "env:VAR"). Returns a new
@@ -38,29 +27,5 @@ struct p11p_hsm_pin {
  * source is malformed, missing or empty. */
 enum p11p_status p11p_hsm_pin_read_source(const char *token, const char *source,
                                           struct p11p_secret **out);
-
-/* Checks pin against the verifier of role. P11P_ERR_AUTH (counted),
- * P11P_ERR_PIN_LOCKED, P11P_ERR_NOT_FOUND (no PIN set for role). Slow. */
-enum p11p_status p11p_hsm_pin_verify(const struct p11p_hsm_pin *p,
-                                     enum p11p_cache_role role,
-                                     const struct p11p_secret *pin);
-
-/* Builds a fresh verifier record of role for pin (out: free with
- * p11p_cache_auth_clear). Slow. */
-enum p11p_status p11p_hsm_pin_make_record(const struct p11p_hsm_pin *p,
-                                          enum p11p_cache_role role,
-                                          const struct p11p_secret *pin,
-                                          struct p11p_cache_auth *out);
-
-/* Stores a fresh verifier of role for pin (and "user_pin_set" for the
- * user) in its own transaction. */
-enum p11p_status p11p_hsm_pin_set(const struct p11p_hsm_pin *p,
-                                  enum p11p_cache_role role,
-                                  const struct p11p_secret *pin);
-
-/* The verifier state of role: *exists false when no PIN is set. */
-enum p11p_status p11p_hsm_pin_state(const struct p11p_hsm_pin *p,
-                                    enum p11p_cache_role role, bool *exists,
-                                    unsigned *fails, bool *locked);
 
 #endif

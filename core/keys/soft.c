@@ -4,11 +4,9 @@
  * token master key (seal.c); the master key is wrapped under the SO PIN
  * and, separately, under the user PIN, each record with its own salt.
  *
- * - PIN failures are counted in the cache, so the count survives crashes
- *   and is shared by every process: after a wrong PIN we open a write
- *   transaction (BEGIN IMMEDIATE: no other process can commit while we
- *   hold it), re-read the committed count, store count + 1 and commit.
- *   At conf->pin_max_retries (0 = unlimited) the role is locked.
+ * - PINs are checked, counted and stored by pin.c (shared with the hsm
+ *   backend): failures are counted in the cache across processes and
+ *   crashes; at conf->pin_max_retries (0 = unlimited) the role is locked.
  * - The KDF is slow on purpose (600,000 iterations by default): it never
  *   runs with the keystore mutex or a transaction held.
  * - The master key is in memory only while someone is logged in; logout
@@ -21,18 +19,17 @@
 
 #include <openssl/core_names.h>
 #include <openssl/obj_mac.h>
-#include <openssl/rand.h>
 #include <openssl/rsa.h>
 
 #include "core/base/log.h"
 #include "core/base/ossl.h"
 #include "core/base/str.h"
 #include "core/keys/internal.h"
+#include "core/keys/pin.h"
 #include "core/keys/seal.h"
 
-#define COMP               "keys"
-#define DEFAULT_ITERATIONS 600000u
-#define MAP_BUCKETS        256u
+#define COMP        "keys"
+#define MAP_BUCKETS 256u
 
 struct loaded {
     unsigned char hash[32]; /* SHA-256 of the blob */
@@ -42,10 +39,9 @@ struct loaded {
 
 struct soft_ks {
     struct p11p_keystore base;
-    struct p11p_cache *cache; /* borrowed */
-    char *token;              /* for log lines */
-    uint32_t iterations;
-    unsigned max_retries;
+    struct p11p_cache *cache;   /* borrowed */
+    char *token;                /* for log lines */
+    struct p11p_pin pin;        /* PIN records (pin.c) */
     pthread_mutex_t mu;         /* guards everything below */
     struct p11p_secret *master; /* NULL when logged out */
     int role;                   /* -1 when logged out */
@@ -53,8 +49,6 @@ struct soft_ks {
     struct loaded *map[MAP_BUCKETS];
     EVP_MD *sha256;
 };
-
-static const char *const role_names[] = { "SO", "user" };
 
 static struct soft_ks *soft(struct p11p_keystore *ks)
 {
@@ -143,118 +137,6 @@ static struct p11p_secret *master_dup(struct soft_ks *s, int role,
     return m;
 }
 
-/* Records a wrong PIN (see the file comment) and says whether it locked. */
-static enum p11p_status count_failure(struct soft_ks *s,
-                                      enum p11p_cache_role role)
-{
-    enum p11p_status rc = P11P_ERR_INTERNAL;
-    struct p11p_cache_txn *t = NULL;
-    struct p11p_cache_auth a;
-    uint32_t fails;
-
-    memset(&a, 0, sizeof(a));
-    rc = p11p_cache_txn_begin(s->cache, &t);
-    if (rc != P11P_OK) {
-        goto out;
-    }
-    rc = p11p_cache_auth_get(s->cache, role, &a);
-    if (rc != P11P_OK) {
-        goto out;
-    }
-    fails = a.fail_count < UINT32_MAX ? a.fail_count + 1 : a.fail_count;
-    rc = p11p_cache_auth_set_fails(t, role, fails);
-    if (rc != P11P_OK) {
-        goto out;
-    }
-    rc = p11p_cache_txn_commit(t);
-    t = NULL;
-    if (rc != P11P_OK) {
-        goto out;
-    }
-    if (s->max_retries != 0 && fails >= s->max_retries) {
-        P11P_WARN(
-            COMP,
-            "token \"%s\": wrong %s PIN (%u of %u): the %s PIN is now locked",
-            s->token, role_names[role], fails, s->max_retries,
-            role_names[role]);
-    } else if (s->max_retries != 0) {
-        P11P_WARN(COMP, "token \"%s\": wrong %s PIN (%u of %u tries)", s->token,
-                  role_names[role], fails, s->max_retries);
-    } else {
-        P11P_WARN(COMP, "token \"%s\": wrong %s PIN", s->token,
-                  role_names[role]);
-    }
-    rc = P11P_ERR_AUTH;
-out:
-    p11p_cache_txn_rollback(t);
-    p11p_cache_auth_clear(&a);
-    return rc;
-}
-
-static enum p11p_status reset_failures(struct soft_ks *s,
-                                       enum p11p_cache_role role)
-{
-    enum p11p_status rc;
-    struct p11p_cache_txn *t = NULL;
-
-    rc = p11p_cache_txn_begin(s->cache, &t);
-    if (rc == P11P_OK) {
-        rc = p11p_cache_auth_set_fails(t, role, 0);
-    }
-    if (rc == P11P_OK) {
-        rc = p11p_cache_txn_commit(t);
-        t = NULL;
-    }
-    p11p_cache_txn_rollback(t);
-    return rc;
-}
-
-/* Checks pin for role; on success returns the master key. Counts failures;
- * P11P_ERR_PIN_LOCKED once the limit is reached. */
-static enum p11p_status verify_pin(struct soft_ks *s, enum p11p_cache_role role,
-                                   const struct p11p_secret *pin,
-                                   struct p11p_secret **out)
-{
-    enum p11p_status rc = P11P_ERR_INTERNAL;
-    struct p11p_cache_auth a;
-    struct p11p_secret *master = NULL;
-
-    *out = NULL;
-    memset(&a, 0, sizeof(a));
-    rc = p11p_cache_auth_get(s->cache, role, &a);
-    if (rc != P11P_OK) {
-        goto out;
-    }
-    if (s->max_retries != 0 && a.fail_count >= s->max_retries) {
-        P11P_WARN(COMP,
-                  "token \"%s\": the %s PIN is locked after %u wrong tries",
-                  s->token, role_names[role], a.fail_count);
-        rc = P11P_ERR_PIN_LOCKED;
-        goto out;
-    }
-    rc = p11p_seal_unwrap_master(&a, pin, &master);
-    if (rc == P11P_ERR_AUTH) {
-        rc = count_failure(s, role);
-        goto out;
-    }
-    if (rc != P11P_OK) {
-        goto out;
-    }
-    if (a.fail_count != 0) {
-        rc = reset_failures(s, role);
-        if (rc != P11P_OK) {
-            goto out;
-        }
-    }
-    *out = master;
-    master = NULL;
-    rc = P11P_OK;
-out:
-    p11p_secret_free(master);
-    p11p_cache_auth_clear(&a);
-    return rc;
-}
-
 /* ---- the vtable ---- */
 
 /* Frees s. locked: take the mutex first (false after fork, where a thread
@@ -293,10 +175,8 @@ static enum p11p_status soft_open(const struct p11p_conf_token *conf,
     pthread_mutex_init(&s->mu, NULL);
     s->cache = cache;
     s->role = -1;
-    s->iterations =
-        conf->kdf_iterations != 0 ? conf->kdf_iterations : DEFAULT_ITERATIONS;
-    s->max_retries = conf->pin_max_retries;
     s->token = p11p_str_dup(conf->name != NULL ? conf->name : "?");
+    p11p_pin_setup(&s->pin, conf, cache, s->token);
     s->sha256 = EVP_MD_fetch(p11p_ossl_libctx(), "SHA256", NULL);
     if (s->token == NULL || s->sha256 == NULL) {
         rc = s->token == NULL ? P11P_ERR_NOMEM : P11P_ERR_CRYPTO;
@@ -326,42 +206,16 @@ static enum p11p_status soft_info(struct p11p_keystore *ks,
                                   struct p11p_keystore_info *out)
 {
     struct soft_ks *s = soft(ks);
-    struct p11p_cache_auth a;
     enum p11p_status rc;
 
-    out->max_retries = s->max_retries;
-    for (int role = P11P_ROLE_SO; role <= P11P_ROLE_USER; role++) {
-        rc = p11p_cache_auth_get(s->cache, (enum p11p_cache_role)role, &a);
-        if (rc == P11P_ERR_NOT_FOUND) {
-            continue;
-        }
-        if (rc != P11P_OK) {
-            return rc;
-        }
-        bool locked = s->max_retries != 0 && a.fail_count >= s->max_retries;
-        if (role == P11P_ROLE_SO) {
-            out->initialized = true;
-            out->so_fails = a.fail_count;
-            out->so_locked = locked;
-        } else {
-            out->user_pin_set = true;
-            out->user_fails = a.fail_count;
-            out->user_locked = locked;
-        }
-        p11p_cache_auth_clear(&a);
+    out->max_retries = s->pin.max_retries;
+    rc = p11p_pin_state(&s->pin, P11P_ROLE_SO, &out->initialized,
+                        &out->so_fails, &out->so_locked);
+    if (rc == P11P_OK) {
+        rc = p11p_pin_state(&s->pin, P11P_ROLE_USER, &out->user_pin_set,
+                            &out->user_fails, &out->user_locked);
     }
-    return P11P_OK;
-}
-
-static enum p11p_status new_serial(char out[17])
-{
-    unsigned char r[8];
-
-    if (RAND_bytes_ex(p11p_ossl_libctx(), r, sizeof(r), 0) != 1) {
-        return P11P_ERR_CRYPTO;
-    }
-    p11p_str_hex(r, sizeof(r), out);
-    return P11P_OK;
+    return rc;
 }
 
 static enum p11p_status soft_init_token(struct p11p_keystore *ks,
@@ -370,14 +224,11 @@ static enum p11p_status soft_init_token(struct p11p_keystore *ks,
 {
     struct soft_ks *s = soft(ks);
     enum p11p_status rc = P11P_ERR_INTERNAL;
-    struct p11p_secret *old = NULL, *master = NULL;
+    struct p11p_secret *master = NULL;
     struct p11p_cache_auth rec;
-    struct p11p_cache_txn *t = NULL;
-    char *serial = NULL;
-    char fresh[17];
 
     memset(&rec, 0, sizeof(rec));
-    rc = verify_pin(s, P11P_ROLE_SO, so_pin, &old);
+    rc = p11p_pin_verify(&s->pin, P11P_ROLE_SO, so_pin, NULL);
     if (rc != P11P_OK && rc != P11P_ERR_NOT_FOUND) {
         goto out; /* initialised, and the SO PIN is wrong or locked */
     }
@@ -385,33 +236,12 @@ static enum p11p_status soft_init_token(struct p11p_keystore *ks,
     if (rc != P11P_OK) {
         goto out;
     }
-    rc = p11p_seal_wrap_master(master, so_pin, P11P_ROLE_SO, s->iterations,
+    rc = p11p_seal_wrap_master(master, so_pin, P11P_ROLE_SO, s->pin.iterations,
                                &rec);
     if (rc != P11P_OK) {
         goto out;
     }
-    rc = p11p_cache_meta_get(s->cache, "serial", &serial);
-    if (rc != P11P_OK) {
-        goto out;
-    }
-    rc = p11p_cache_txn_begin(s->cache, &t);
-    if (rc != P11P_OK) {
-        goto out;
-    }
-    if ((rc = p11p_cache_wipe(t)) != P11P_OK
-        || (rc = p11p_cache_auth_put(t, &rec)) != P11P_OK
-        || (rc = p11p_cache_meta_set(t, "initialized", "1")) != P11P_OK
-        || (rc = p11p_cache_meta_set(t, "label", label)) != P11P_OK) {
-        goto out;
-    }
-    if (serial == NULL) {
-        if ((rc = new_serial(fresh)) != P11P_OK
-            || (rc = p11p_cache_meta_set(t, "serial", fresh)) != P11P_OK) {
-            goto out;
-        }
-    }
-    rc = p11p_cache_txn_commit(t);
-    t = NULL;
+    rc = p11p_pin_init_token(&s->pin, &rec, label);
     if (rc != P11P_OK) {
         goto out;
     }
@@ -420,13 +250,9 @@ static enum p11p_status soft_init_token(struct p11p_keystore *ks,
     pthread_mutex_unlock(&s->mu);
     P11P_INFO(COMP, "token \"%s\": initialised (label \"%s\")", s->token,
               label);
-    rc = P11P_OK;
 out:
-    p11p_cache_txn_rollback(t);
     p11p_cache_auth_clear(&rec);
-    p11p_secret_free(old);
     p11p_secret_free(master);
-    free(serial);
     return rc;
 }
 
@@ -438,7 +264,7 @@ static enum p11p_status soft_login(struct p11p_keystore *ks,
     struct p11p_secret *master = NULL;
     enum p11p_status rc;
 
-    rc = verify_pin(s, role, pin, &master);
+    rc = p11p_pin_verify(&s->pin, role, pin, &master);
     if (rc != P11P_OK) {
         return rc;
     }
@@ -471,35 +297,6 @@ static bool soft_is_logged_in(struct p11p_keystore *ks,
     return in;
 }
 
-/* Stores the master key wrapped under pin for role (fresh salt). */
-static enum p11p_status put_pin(struct soft_ks *s, enum p11p_cache_role role,
-                                const struct p11p_secret *master,
-                                const struct p11p_secret *pin)
-{
-    enum p11p_status rc;
-    struct p11p_cache_auth rec;
-    struct p11p_cache_txn *t = NULL;
-
-    rc = p11p_seal_wrap_master(master, pin, role, s->iterations, &rec);
-    if (rc != P11P_OK) {
-        return rc;
-    }
-    rc = p11p_cache_txn_begin(s->cache, &t);
-    if (rc == P11P_OK) {
-        rc = p11p_cache_auth_put(t, &rec);
-    }
-    if (rc == P11P_OK && role == P11P_ROLE_USER) {
-        rc = p11p_cache_meta_set(t, "user_pin_set", "1");
-    }
-    if (rc == P11P_OK) {
-        rc = p11p_cache_txn_commit(t);
-        t = NULL;
-    }
-    p11p_cache_txn_rollback(t);
-    p11p_cache_auth_clear(&rec);
-    return rc;
-}
-
 static enum p11p_status soft_init_pin(struct p11p_keystore *ks,
                                       const struct p11p_secret *pin)
 {
@@ -512,7 +309,7 @@ static enum p11p_status soft_init_pin(struct p11p_keystore *ks,
                   s->token);
         return P11P_ERR_AUTH;
     }
-    rc = put_pin(s, P11P_ROLE_USER, master, pin);
+    rc = p11p_pin_put(&s->pin, P11P_ROLE_USER, master, pin);
     p11p_secret_free(master);
     return rc;
 }
@@ -526,9 +323,9 @@ static enum p11p_status soft_set_pin(struct p11p_keystore *ks,
     struct p11p_secret *master = NULL;
     enum p11p_status rc;
 
-    rc = verify_pin(s, role, old_pin, &master);
+    rc = p11p_pin_verify(&s->pin, role, old_pin, &master);
     if (rc == P11P_OK) {
-        rc = put_pin(s, role, master, new_pin);
+        rc = p11p_pin_put(&s->pin, role, master, new_pin);
     }
     p11p_secret_free(master);
     return rc;
