@@ -128,6 +128,10 @@ struct p11p_driver {
     enum p11p_status (*find_req)(void *state, const struct p11p_enroll_req *req,
                                  const unsigned char pubkey_sha256[32],
                                  struct p11p_remote_result *res);
+    /* True if no request outlives the calling process (an in-process CA):
+     * an order whose outcome is unknown may be reconciled at once, without
+     * waiting for a request that might still be at work at the portal. */
+    bool in_process;
 };
 
 /* ---- the instance the engine uses ---- */

@@ -537,6 +537,13 @@ static enum p11p_status add_header(struct curl_slist **list, const char *name,
     return P11P_OK;
 }
 
+static _Thread_local uint64_t thread_deadline;
+
+void p11p_http_thread_deadline(uint64_t deadline)
+{
+    thread_deadline = deadline;
+}
+
 enum p11p_status p11p_http_do(struct p11p_http *h,
                               const struct p11p_http_req *req,
                               struct p11p_http_resp *resp, char *msg,
@@ -549,6 +556,8 @@ enum p11p_status p11p_http_do(struct p11p_http *h,
     struct xfer x;
     CURLcode cc = CURLE_OK;
     long req_size = 0;
+    long timeout_ms = 0;
+    long connect_ms = 0;
     char ctype[160];
 
     memset(resp, 0, sizeof(*resp));
@@ -609,8 +618,22 @@ enum p11p_status p11p_http_do(struct p11p_http *h,
     if (h->key_password != NULL) {
         curl_easy_setopt(e, CURLOPT_KEYPASSWD, (char *)h->key_password->data);
     }
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+    timeout_ms = h->timeout_ms;
+    connect_ms = h->connect_timeout_ms;
+    if (thread_deadline != 0) {
+        uint64_t left = p11p_clock_left_ms(thread_deadline);
+        if (left == 0) {
+            rc = P11P_ERR_NOT_SENT;
+            snprintf(msg, msgsz,
+                     "%s %s: not sent, the time budget of this call is spent",
+                     req->method, req->url);
+            goto out;
+        }
+        timeout_ms = (uint64_t)timeout_ms < left ? timeout_ms : (long)left;
+        connect_ms = connect_ms < timeout_ms ? connect_ms : timeout_ms;
+    }
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_body);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "p11portal/0.1");

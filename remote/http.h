@@ -39,6 +39,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/base/buf.h"
 #include "core/base/secret.h"
@@ -145,5 +146,13 @@ void p11p_http_redact_json(char *text, size_t len, const char *const *extra);
 /* Percent-encodes s for a URL path segment or query value into out.
  * P11P_ERR_INVALID_INPUT if it does not fit. */
 enum p11p_status p11p_http_escape(const char *s, char *out, size_t outsz);
+
+/* Sets a deadline (p11p_clock_deadline) for every request the calling
+ * thread makes until it is cleared with 0: each request's timeouts are cut
+ * to the time left, and once it has passed a request is not sent at all
+ * (P11P_ERR_NOT_SENT). The enrollment engine sets it around background
+ * collection, so that a slow or unreachable portal cannot hold up
+ * C_OpenSession or C_FindObjectsInit for a whole request timeout. */
+void p11p_http_thread_deadline(uint64_t deadline);
 
 #endif

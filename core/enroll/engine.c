@@ -36,11 +36,16 @@
 #include "core/enroll/orderobj.h"
 #include "core/enroll/verify.h"
 #include "p11portal/pkcs11-vendor.h"
+#include "remote/http.h"
 
 #define COMP          "enroll"
 #define POLL_FIRST_MS 100
 #define POLL_MAX_MS   1000
 #define COLLECT_BATCH 64
+/* Background collection lets one portal request take this long even when
+ * the caller's budget is smaller (a request cut shorter than a portal's
+ * normal answer time would never succeed). */
+#define COLLECT_MIN_REQUEST_MS 1500
 
 /* ---- engine life ---- */
 
@@ -80,12 +85,25 @@ void p11p_enroll_free(struct p11p_enroll *e)
     free(e);
 }
 
+/* Driver states the children of fork() gave up (see p11p_enroll_discard):
+ * kept reachable so that a leak checker does not report them. */
+#define DISCARDED_MAX 8
+static struct p11p_remote *discarded[DISCARDED_MAX];
+static size_t n_discarded;
+
 void p11p_enroll_discard(struct p11p_enroll *e)
 {
-    /* The drivers of this issue hold no descriptors shared with the parent
-     * (the local driver: memory and short-lived files), so closing is a
-     * discard. Issue 3's HTTP drivers must keep this true (curl handles). */
-    p11p_enroll_free(e);
+    if (e == NULL) {
+        return;
+    }
+    /* The HTTP drivers' curl handles hold the parent's TLS connections:
+     * closing them here would read from and shut down sockets the parent
+     * still uses (remote/http.h "Fork"). The child drops the state without
+     * touching it; the memory goes with the child. */
+    if (n_discarded < DISCARDED_MAX) {
+        discarded[n_discarded++] = e->remote;
+    }
+    free(e);
 }
 
 /* ---- key pair + order ---- */
@@ -223,10 +241,27 @@ static enum p11p_status tag_object(struct p11p_cache_txn *t,
     return rc == P11P_OK ? p11p_cache_object_update(t, obj) : rc;
 }
 
-/* Submits o (lock, SUBMITTING, driver) and collects until issued or the
- * wait budget is spent. Fills out. */
+/* How long the wait loop sleeps before the next step of o: the poll
+ * interval for a pending order; for one waiting to be sent again or
+ * reconciled, until its next attempt (the backoff and the portal's
+ * Retry-After are honoured here too). */
+static uint64_t step_wait_ms(const struct p11p_order *o, uint64_t poll_ms)
+{
+    int64_t now = p11p_clock_now();
+    if (o->state != P11P_ORDER_NEW && o->state != P11P_ORDER_SUBMITTING) {
+        return poll_ms;
+    }
+    return o->next_attempt > now ? (uint64_t)(o->next_attempt - now) * 1000
+                                 : poll_ms;
+}
+
+/* Submits o (lock, SUBMITTING, driver) and then keeps stepping it (poll,
+ * or submit again / reconcile after a failure) until it is final or the
+ * wait budget is spent; no lock is held while sleeping. own_keys: the key
+ * objects are the order's own (a synchronous rejection drops them). Fills
+ * out. */
 static enum p11p_status run_order(struct p11p_enroll *e, struct p11p_order *o,
-                                  struct p11p_enroll_result *out)
+                                  bool own_keys, struct p11p_enroll_result *out)
 {
     char owner[64];
     uint64_t deadline = p11p_clock_deadline(e->conf->enroll_wait_ms);
@@ -241,29 +276,27 @@ static enum p11p_status run_order(struct p11p_enroll *e, struct p11p_order *o,
         locked = rc == P11P_OK;
     }
     if (rc == P11P_OK) {
-        rc = p11p_submit_order_locked(e, o, true, &drv);
+        rc = p11p_submit_order_locked(e, o, own_keys, &drv);
     }
     if (locked) {
         p11p_cache_lock_release(e->cache, o->id, owner);
         locked = false;
     }
-    while (rc == P11P_OK
-           && (o->state == P11P_ORDER_SUBMITTED
-               || o->state == P11P_ORDER_PENDING_APPROVAL
-               || o->state == P11P_ORDER_PROCESSING)) {
+    while (rc == P11P_OK && !p11p_order_is_final(o->state)) {
         uint64_t left = p11p_clock_left_ms(deadline);
-        if (left == 0) {
-            break;
+        uint64_t w = step_wait_ms(o, wait);
+        if (left == 0 || w >= left) {
+            break; /* collected later */
         }
-        p11p_clock_sleep_ms(wait < left ? wait : left); /* no lock held */
+        p11p_clock_sleep_ms(w); /* no lock held */
         wait = wait * 2 < POLL_MAX_MS ? wait * 2 : POLL_MAX_MS;
         rc = p11p_submit_lock(e, o->id, owner);
         if (rc == P11P_ERR_BUSY) {
-            rc = P11P_OK; /* another process polls it */
+            rc = P11P_OK; /* another process works on it */
             break;
         }
         if (rc == P11P_OK) {
-            rc = p11p_submit_poll_locked(e, o);
+            rc = p11p_submit_step_locked(e, o, own_keys);
             p11p_cache_lock_release(e->cache, o->id, owner);
         }
     }
@@ -410,7 +443,7 @@ enum p11p_status p11p_enroll_keypair(struct p11p_enroll *e,
               p11p_submit_token_name(e), o.id, o.label != NULL ? o.label : "",
               o.subject, o.sans != NULL ? ", SANs " : "",
               o.sans != NULL ? o.sans : "");
-    rc = run_order(e, &o, out);
+    rc = run_order(e, &o, true, out);
     if (rc == P11P_ERR_REJECTED && !e->conf->keep_key_on_reject) {
         out->pub_id = 0;
         out->priv_id = 0;
@@ -513,7 +546,9 @@ enum p11p_status p11p_enroll_csr(struct p11p_enroll *e,
         t = NULL;
     }
     if (rc == P11P_OK) {
-        rc = run_order(e, &o, out);
+        /* The key (if the token has it) is the application's, not this
+         * order's: a rejection never removes it. */
+        rc = run_order(e, &o, false, out);
     }
 out:
     p11p_cache_txn_rollback(t);
@@ -588,6 +623,11 @@ enum p11p_status p11p_enroll_collect(struct p11p_enroll *e, unsigned budget_ms,
     if (rc != P11P_OK) {
         goto out;
     }
+    /* No request of this run may outlast the budget by much: a portal that
+     * does not answer costs the caller at most COLLECT_MIN_REQUEST_MS. */
+    p11p_http_thread_deadline(p11p_clock_deadline(
+        budget_ms > COLLECT_MIN_REQUEST_MS ? budget_ms
+                                           : COLLECT_MIN_REQUEST_MS));
     for (size_t i = 0; i < n && p11p_clock_left_ms(deadline) > 0; i++) {
         struct p11p_order after;
         memset(&after, 0, sizeof(after));
@@ -604,6 +644,7 @@ enum p11p_status p11p_enroll_collect(struct p11p_enroll *e, unsigned budget_ms,
         }
         p11p_order_clear(&after);
     }
+    p11p_http_thread_deadline(0);
     if (out_changed != NULL) {
         *out_changed = changed;
     }

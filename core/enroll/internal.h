@@ -86,9 +86,15 @@ enum p11p_status p11p_submit_order_locked(struct p11p_enroll *e,
                                           enum p11p_status *out_driver);
 
 /* Caller holds o's lock: polls a SUBMITTED/PENDING/PROCESSING order.
- * Blocks on the network. */
+ * sync as for p11p_submit_order_locked. Blocks on the network. */
 enum p11p_status p11p_submit_poll_locked(struct p11p_enroll *e,
-                                         struct p11p_order *o);
+                                         struct p11p_order *o, bool sync);
+
+/* Caller holds o's lock: one step for o's state (submit NEW, reconcile
+ * SUBMITTING, poll the pending states; nothing for a final state). sync:
+ * inside p11p_enroll_keypair (a rejection drops the key objects). */
+enum p11p_status p11p_submit_step_locked(struct p11p_enroll *e,
+                                         struct p11p_order *o, bool sync);
 
 /* Takes order id's lock (skips if another owner holds it) and runs one
  * step: submit NEW, reconcile SUBMITTING, poll the pending states. */

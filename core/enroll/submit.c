@@ -35,6 +35,8 @@
 
 #define BACKOFF_BASE_S 5
 #define BACKOFF_MAX_S  3600
+/* Added to the request timeout before an unknown outcome is reconciled. */
+#define RECONCILE_MARGIN_S 5
 
 /* ---- small helpers ---- */
 
@@ -201,6 +203,19 @@ enum p11p_status p11p_submit_lock(struct p11p_enroll *e, int64_t id,
         record_holder(e, id, owner);
     }
     return rc;
+}
+
+/* How long after a request whose outcome is unknown left (or may have
+ * left) the order is first reconciled: a request can be at work at the
+ * portal after the client gave up on it (timeout_ms) or died, and a search
+ * that runs before it lands would wrongly prove it absent (found by
+ * sim_kill9: a second order). Not for an in-process driver. */
+static int64_t quiet_s(const struct p11p_enroll *e)
+{
+    if (p11p_remote_driver(e->remote)->in_process) {
+        return 0;
+    }
+    return (int64_t)(e->conf->timeout_ms / 1000) + RECONCILE_MARGIN_S;
 }
 
 /* Seconds until the next attempt after n consecutive failed attempts (5 s
@@ -413,6 +428,10 @@ static enum p11p_status defer(struct p11p_enroll *e, struct p11p_order *o,
               back_to_new ? "will submit again later"
                           : "will check with the portal later");
     p11p_submit_retry_later(o, res->retry_after_s);
+    if (!back_to_new && o->next_attempt < p11p_clock_now() + quiet_s(e)) {
+        /* The request may still be at work at the portal. */
+        o->next_attempt = p11p_clock_now() + quiet_s(e);
+    }
     rc = p11p_submit_set_str(&o->last_error, msg);
     if (rc != P11P_OK) {
         return rc;
@@ -514,6 +533,9 @@ enum p11p_status p11p_submit_order_locked(struct p11p_enroll *e,
     memset(&res, 0, sizeof(res));
     *out_driver = P11P_OK;
     o->attempts++;
+    /* Should this process die while the request is out, nobody reconciles
+     * the order before the request can have landed at the portal. */
+    o->next_attempt = p11p_clock_now() + quiet_s(e);
     rc = p11p_submit_advance1(e, o, P11P_ORDER_EV_SUBMIT);
     if (rc != P11P_OK) {
         return rc; /* BUSY: another process moved it first */
@@ -527,7 +549,7 @@ enum p11p_status p11p_submit_order_locked(struct p11p_enroll *e,
 }
 
 enum p11p_status p11p_submit_poll_locked(struct p11p_enroll *e,
-                                         struct p11p_order *o)
+                                         struct p11p_order *o, bool sync)
 {
     const struct p11p_driver *d = p11p_remote_driver(e->remote);
     struct p11p_remote_result res;
@@ -545,7 +567,7 @@ enum p11p_status p11p_submit_poll_locked(struct p11p_enroll *e,
     }
     o->attempts++;
     st = d->collect(p11p_remote_state(e->remote), o->portal_id, &res);
-    rc = apply_result(e, o, &res, st, false);
+    rc = apply_result(e, o, &res, st, sync);
     p11p_remote_result_clear(&res);
     return rc;
 }
@@ -553,7 +575,7 @@ enum p11p_status p11p_submit_poll_locked(struct p11p_enroll *e,
 /* SUBMITTING: ask the portal whether the order arrived (never send twice
  * before knowing); not found -> NEW -> submitted again. */
 static enum p11p_status reconcile_locked(struct p11p_enroll *e,
-                                         struct p11p_order *o)
+                                         struct p11p_order *o, bool sync)
 {
     const struct p11p_driver *d = p11p_remote_driver(e->remote);
     struct p11p_remote_result res;
@@ -577,7 +599,7 @@ static enum p11p_status reconcile_locked(struct p11p_enroll *e,
                   o->label != NULL ? o->label : "");
         rc = p11p_submit_advance1(e, o, P11P_ORDER_EV_NOT_ARRIVED);
         if (rc == P11P_OK) {
-            rc = p11p_submit_order_locked(e, o, false, &drv);
+            rc = p11p_submit_order_locked(e, o, sync, &drv);
         }
     } else if (st == P11P_OK) {
         P11P_INFO(COMP,
@@ -585,12 +607,37 @@ static enum p11p_status reconcile_locked(struct p11p_enroll *e,
                   "portal as %s",
                   p11p_submit_token_name(e), o->id,
                   o->label != NULL ? o->label : "", res.portal_id);
-        rc = apply_result(e, o, &res, P11P_OK, false);
+        rc = apply_result(e, o, &res, P11P_OK, sync);
     } else {
         rc = defer(e, o, &res, st, false);
     }
     p11p_remote_result_clear(&res);
     return rc;
+}
+
+enum p11p_status p11p_submit_step_locked(struct p11p_enroll *e,
+                                         struct p11p_order *o, bool sync)
+{
+    enum p11p_status drv = P11P_OK;
+
+    switch (o->state) {
+    case P11P_ORDER_NEW:
+        return p11p_submit_order_locked(e, o, sync, &drv);
+    case P11P_ORDER_SUBMITTING:
+        return reconcile_locked(e, o, sync);
+    case P11P_ORDER_SUBMITTED:
+    case P11P_ORDER_PENDING_APPROVAL:
+    case P11P_ORDER_PROCESSING:
+        return p11p_submit_poll_locked(e, o, sync);
+    case P11P_ORDER_ISSUED:
+    case P11P_ORDER_REJECTED:
+    case P11P_ORDER_FAILED:
+    case P11P_ORDER_RENEWED:
+    case P11P_ORDER_REVOKED:
+    case P11P_ORDER_EXPIRED:
+        break;
+    }
+    return P11P_OK;
 }
 
 /* Runs one step of a due order under its lock. */
@@ -599,7 +646,6 @@ enum p11p_status p11p_submit_step(struct p11p_enroll *e, int64_t id)
     char owner[64];
     struct p11p_order o;
     enum p11p_status rc;
-    enum p11p_status drv = P11P_OK;
 
     memset(&o, 0, sizeof(o));
     rc = p11p_submit_lock_owner(owner);
@@ -612,26 +658,7 @@ enum p11p_status p11p_submit_step(struct p11p_enroll *e, int64_t id)
     }
     rc = p11p_cache_order_get(e->cache, id, &o);
     if (rc == P11P_OK) {
-        switch (o.state) {
-        case P11P_ORDER_NEW:
-            rc = p11p_submit_order_locked(e, &o, false, &drv);
-            break;
-        case P11P_ORDER_SUBMITTING:
-            rc = reconcile_locked(e, &o);
-            break;
-        case P11P_ORDER_SUBMITTED:
-        case P11P_ORDER_PENDING_APPROVAL:
-        case P11P_ORDER_PROCESSING:
-            rc = p11p_submit_poll_locked(e, &o);
-            break;
-        case P11P_ORDER_ISSUED:
-        case P11P_ORDER_REJECTED:
-        case P11P_ORDER_FAILED:
-        case P11P_ORDER_RENEWED:
-        case P11P_ORDER_REVOKED:
-        case P11P_ORDER_EXPIRED:
-            break;
-        }
+        rc = p11p_submit_step_locked(e, &o, false);
     }
     p11p_cache_lock_release(e->cache, id, owner);
     p11p_order_clear(&o);

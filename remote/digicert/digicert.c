@@ -393,7 +393,13 @@ static void protocol(struct digicert *d, const char *op,
     res->status = P11P_ERR_PROTOCOL;
     snprintf(res->message, sizeof(res->message),
              "digicert %s: malformed reply: %s", op, why);
-    P11P_ERROR("remote", "token \"%s\": %s", d->token, res->message);
+    /* "find-probe": a search result tried against the key; another key's
+     * certificate is expected there, not an error. */
+    if (strcmp(op, "find-probe") == 0) {
+        P11P_DEBUG("remote", "token \"%s\": %s", d->token, res->message);
+    } else {
+        P11P_ERROR("remote", "token \"%s\": %s", d->token, res->message);
+    }
 }
 
 static bool is_json(const struct p11p_http_resp *resp)
@@ -737,6 +743,7 @@ out:
  * twice. */
 static enum p11p_status find_in_profile(struct digicert *d,
                                         const char *profile_id,
+                                        const char *common_name,
                                         const unsigned char pubkey_sha256[32],
                                         struct p11p_remote_result *res)
 {
@@ -801,9 +808,16 @@ static enum p11p_status find_in_profile(struct digicert *d,
                 continue;
             }
             memset(&probe, 0, sizeof(probe));
-            if (from_record(d, "find", &recs[i], pubkey_sha256, &probe)
-                    == P11P_OK
-                && probe.cert_der != NULL) {
+            if (from_record(d, "find-probe", &recs[i], pubkey_sha256, &probe)
+                != P11P_OK) {
+                /* A certificate with the order's common name that is not
+                 * the key's, or does not parse or verify, may be ours
+                 * spoiled in transfer: absence is not proven. */
+                if (common_name != NULL
+                    && strcmp(recs[i].common_name, common_name) == 0) {
+                    unmatched_pending++;
+                }
+            } else if (probe.cert_der != NULL) {
                 p11p_remote_result_clear(res);
                 *res = probe;
                 P11P_INFO(
@@ -837,7 +851,7 @@ static enum p11p_status find_in_profile(struct digicert *d,
         res->status = P11P_ERR_SENT_UNKNOWN;
         snprintf(
             res->message, sizeof(res->message),
-            "digicert find: %u pending orders of profile %s cannot be matched by key yet; reconcile again later",
+            "digicert find: %u pending or unverifiable orders of profile %s cannot be matched by key yet; reconcile again later",
             unmatched_pending, profile_id);
         P11P_WARN("remote", "token \"%s\": %s", d->token, res->message);
         rc = res->status;
@@ -860,7 +874,7 @@ static enum p11p_status digicert_find(void *state, const char *request_token,
                                       struct p11p_remote_result *res)
 {
     (void)request_token;
-    return find_in_profile(state, ((struct digicert *)state)->profile_id,
+    return find_in_profile(state, ((struct digicert *)state)->profile_id, NULL,
                            pubkey_sha256, res);
 }
 
@@ -874,14 +888,29 @@ static enum p11p_status digicert_find_req(void *state,
 {
     struct digicert *d = state;
     const char *p = req_profile(d, req->profile);
-    enum p11p_status rc = find_in_profile(d, p, pubkey_sha256, res);
+    const char *cn = NULL;
+    struct kvlist names;
+    enum p11p_status rc;
 
+    memset(&names, 0, sizeof(names));
+    if (req->subject != NULL
+        && map_names(d->token, req->subject, '=', &names) == P11P_OK) {
+        for (size_t i = 0; i < names.n; i++) {
+            if (strcmp(names.kv[i].id, "subject.common_name") == 0) {
+                cn = names.kv[i].value;
+            }
+        }
+    } else if (req->subject == NULL) {
+        cn = req->label;
+    }
+    rc = find_in_profile(d, p, cn, pubkey_sha256, res);
     if (rc == P11P_OK && res->state == P11P_REMOTE_UNKNOWN
         && strcmp(p, d->profile_id) != 0) {
         p11p_remote_result_clear(res);
         memset(res, 0, sizeof(*res));
-        rc = find_in_profile(d, d->profile_id, pubkey_sha256, res);
+        rc = find_in_profile(d, d->profile_id, cn, pubkey_sha256, res);
     }
+    kvlist_clear(&names);
     return rc;
 }
 

@@ -59,8 +59,9 @@ struct digicert_record {
     char id[128];
     char status[64];
     char serial[128];
-    char reason[256]; /* rejection_reason of a rejected request, or "" */
-    char *pem;        /* body + chain blobs concatenated, or NULL (owned) */
+    char reason[256];      /* rejection_reason of a rejected request, or "" */
+    char common_name[256]; /* of the record, or "" */
+    char *pem; /* body + chain blobs concatenated, or NULL (owned) */
 };
 
 /* ---- digicert_api.c ---- */

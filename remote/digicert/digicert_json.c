@@ -224,6 +224,12 @@ static enum p11p_status record_at(const struct p11p_json *j, const char *base,
     if (copy_opt(j, path, r.serial, sizeof(r.serial), err) != P11P_OK) {
         goto out;
     }
+    snprintf(path, sizeof(path), "%s%scommon_name", base, dot);
+    if (p11p_json_get_string_opt(j, path, &body, NULL) == P11P_OK
+        && body != NULL) {
+        (void)p11p_str_copy(r.common_name, sizeof(r.common_name), body);
+    }
+    body = NULL;
     /* Why a request was rejected (optional; a long one is cut). */
     snprintf(path, sizeof(path), "%s%srejection_reason", base, dot);
     if (p11p_json_get_string_opt(j, path, &body, NULL) == P11P_OK

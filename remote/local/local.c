@@ -717,6 +717,7 @@ const struct p11p_driver p11p_driver_local = {
     .enroll = local_enroll,
     .collect = local_collect,
     .find = local_find,
+    .in_process = true,
     .revoke = local_revoke,
     .renew = local_renew,
     .trust = local_trust,
