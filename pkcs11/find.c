@@ -22,8 +22,6 @@
 #include "pkcs11/ckr.h"
 #include "pkcs11/object.h"
 
-#define COLLECT_BUDGET_MS 200
-
 /* Builds the pre-filter; the strings point into the template. */
 static CK_RV make_filter(const CK_ATTRIBUTE *tmpl, CK_ULONG n,
                          struct p11p_cache_filter *f, unsigned char sha[32])
@@ -82,9 +80,9 @@ CK_RV p11p_find_init(struct p11p_session *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
     if (busy) {
         return CKR_OPERATION_ACTIVE;
     }
-    if (s->token->enroll != NULL) {
-        (void)p11p_enroll_collect(s->token->enroll, COLLECT_BUDGET_MS, false,
-                                  NULL);
+    if (s->token->enroll != NULL && s->token->conf->collect_budget_ms > 0) {
+        (void)p11p_enroll_collect(
+            s->token->enroll, s->token->conf->collect_budget_ms, false, NULL);
     }
     rv = make_filter(tmpl, n, &f, sha);
     if (rv != CKR_OK) {

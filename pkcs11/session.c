@@ -17,7 +17,6 @@
 
 /* C_OpenSession may collect pending orders within this budget (DESIGN.md
  * "Enrollment" step 5; rate-limited inside the engine). */
-#define COLLECT_BUDGET_MS 200
 
 static void session_free(struct p11p_session *s)
 {
@@ -143,8 +142,9 @@ CK_RV p11p_session_open(CK_SLOT_ID slot, CK_FLAGS flags,
     }
     /* Collect pending orders, time-boxed and rate-limited by the engine;
      * no lock is held here. Failure is not the application's problem. */
-    if (t->enroll != NULL) {
-        (void)p11p_enroll_collect(t->enroll, COLLECT_BUDGET_MS, false, NULL);
+    if (t->enroll != NULL && t->conf->collect_budget_ms > 0) {
+        (void)p11p_enroll_collect(t->enroll, t->conf->collect_budget_ms, false,
+                                  NULL);
     }
     return CKR_OK;
 }

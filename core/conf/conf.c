@@ -75,6 +75,7 @@ static const struct key_def keys_table[] = {
     { "term_days",          K_UINT,    TOK(term_days),          D_ALL,    36500 },
     { "enroll_wait_ms",     K_UINT,    TOK(enroll_wait_ms),     D_ALL,    3600000 },
     { "refresh_interval_s", K_UINT,    TOK(refresh_interval_s), D_ALL,    86400 },
+    { "collect_budget_ms",  K_UINT,    TOK(collect_budget_ms),  D_ALL,    60000 },
     { "keep_key_on_reject", K_BOOL,    TOK(keep_key_on_reject), D_ALL,    0 },
     { "mac_start",          K_MAC,     TOK(mac_start),          D_ALL,    0 },
     { "mac_end",            K_MAC,     TOK(mac_end),            D_ALL,    0 },
@@ -238,6 +239,7 @@ static enum p11p_status token_init(struct p11p_conf_token *t, const char *name,
     t->source = strdup(source);
     t->enroll_wait_ms = 10000;
     t->refresh_interval_s = 30;
+    t->collect_budget_ms = 2000;
     t->mac_end = P11P_MAC_MAX;
     t->mac_increment = 1;
     t->kdf_iterations = 600000;

@@ -48,6 +48,9 @@ struct p11p_conf_token {
     unsigned term_days;          /* 0: portal default */
     unsigned enroll_wait_ms;     /* budget of C_GenerateKeyPair for issuance,
                                     default 10000 */
+    unsigned collect_budget_ms;  /* how long C_OpenSession or
+                                    C_FindObjectsInit may spend collecting
+                                    pending orders, default 2000 */
     unsigned refresh_interval_s; /* min seconds between background
                                     collections, default 30 */
     bool keep_key_on_reject;     /* default false: no orphan key */
