@@ -359,6 +359,14 @@ CK_RV p11p_keygen_pair(struct p11p_session *s, CK_MECHANISM_PTR mech,
         P11P_INFO("pkcs11", "C_GenerateKeyPair: %s", res.message);
         rv = CKR_TEMPLATE_INCONSISTENT;
         goto out;
+    case P11P_ERR_NOT_FOUND:
+        /* A key that vanished from a backing HSM mid-generation: no handle
+         * of the caller's is invalid, so not CKR_OBJECT_HANDLE_INVALID
+         * (which C_GenerateKeyPair may not return). */
+        P11P_INFO("pkcs11", "C_GenerateKeyPair: %s%s%s", p11p_status_text(st),
+                  res.message[0] ? ": " : "", res.message);
+        rv = CKR_DEVICE_ERROR;
+        goto out;
     default:
         P11P_INFO("pkcs11", "C_GenerateKeyPair: %s%s%s", p11p_status_text(st),
                   res.message[0] ? ": " : "", res.message);

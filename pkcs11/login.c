@@ -102,10 +102,11 @@ CK_RV p11p_login(struct p11p_session *s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
         rv = CKR_USER_ANOTHER_ALREADY_LOGGED_IN; /* lost a race */
     }
     pthread_mutex_unlock(&t->lock);
-    if (rv == CKR_OK && user == CKU_USER) {
+    if (rv == CKR_OK && user == CKU_USER && t->conf->hsm_adopt_keys) {
         /* hsm backend: keys already in the backing token become objects
-         * (issue 5, adoption); a no-op for soft. Failures are logged by
-         * the backend and never fail the login. */
+         * (issue 5, adoption; opt-in: it races with key generation in other
+         * processes, see docs/hsm.md); a no-op for soft. Failures are
+         * logged by the backend and never fail the login. */
         size_t adopted = 0;
         (void)p11p_keystore_adopt(t->ks, t->cache, &adopted);
     }

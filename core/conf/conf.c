@@ -87,6 +87,7 @@ static const struct key_def keys_table[] = {
     { "hsm_token_serial",   K_STR,     TOK(hsm_token_serial),   D_ALL,    0 },
     { "hsm_pin_source",     K_STR,     TOK(hsm_pin_source),     D_ALL,    0 },
     { "hsm_write_certs",    K_BOOL,    TOK(hsm_write_certs),    D_ALL,    0 },
+    { "hsm_adopt_keys",     K_BOOL,    TOK(hsm_adopt_keys),     D_ALL,    0 },
     { "credentials_file",   K_STR,     TOK(credentials_file),   D_REMOTE, 0 },
     { "ca_bundle",          K_STR,     TOK(ca_bundle),          D_REMOTE, 0 },
     { "trust_anchors",      K_STR,     TOK(trust_anchors),      D_ALL,    0 },

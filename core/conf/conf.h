@@ -71,6 +71,8 @@ struct p11p_conf_token {
     char *hsm_token_serial;
     char *hsm_pin_source; /* "file:PATH" or "env:VAR"; default: pass-through */
     bool hsm_write_certs;
+    bool hsm_adopt_keys; /* at user login, list the backing token's keys
+                            that p11portal does not know yet */
 
     /* Remote. */
     char *credentials_file;

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 
-hsm_config "# an existing HSM key is adopted at login"
+hsm_config "# an existing HSM key is adopted at login" "hsm_adopt_keys = true"
 cd "$TEST_DIR"
 softhsm --login --pin "$HSM_USER_PIN" --keypairgen --key-type EC:prime256v1 \
     --id 0a0b0c --label factory-key --usage-sign >/dev/null
@@ -22,6 +22,10 @@ p11 --login --pin "$HSM_USER_PIN" --list-objects --type privkey | tee objects.tx
 grep -q 'label: *factory-key$' objects.txt || fail "the HSM key was not adopted"
 grep -q 'ID: *0a0b0c$' objects.txt || fail "the adopted key lost its CKA_ID"
 grep -q 'Access:.*sensitive' objects.txt || fail "the adopted key is not sensitive"
+# Adoption changed nothing in SoftHSM2: one key, still sensitive, never
+# extractable.
+check_backing_keys 1 0a0b0c
+[ "$(backing_keys | wc -l)" -eq 1 ] || fail "SoftHSM2 holds more than the adopted key"
 
 printf 'signed by an adopted key\n' >data.txt
 p11 --login --pin "$HSM_USER_PIN" --sign --mechanism ECDSA-SHA256 --signature-format openssl \

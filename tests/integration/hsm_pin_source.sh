@@ -31,7 +31,7 @@ p11 --login --pin "$USER_PIN" --sign --mechanism ECDSA-SHA256 --signature-format
 p11 --read-object --type cert --id "$id" --output-file cert.der >/dev/null
 openssl x509 -inform DER -in cert.der -noout -pubkey >pub.pem
 run openssl dgst -sha256 -verify pub.pem -signature sig.bin data.txt
-check_backing_keys 1
+check_backing_keys --generated 1 "$id"
 
 # The backing PIN is in no output of ours.
 if grep -rq "$HSM_USER_PIN" ./*.txt; then

@@ -104,19 +104,17 @@ cmp plain.txt pt.bin || fail "RSA-PKCS decryption gave the wrong plaintext"
 
 # SoftHSM2 read directly: the keys are there, sensitive, never extractable,
 # with the same CKA_ID.
-check_backing_keys 3
-softhsm --login --pin "$HSM_USER_PIN" --list-objects --type privkey >backing.txt
+ids=()
 for spec in $keys; do
     type=${spec%:*}
-    id=$(key_id_hsm "hsm-${type//:/-}")
-    grep -q "ID: *$id" backing.txt || fail "SoftHSM2 has no key with CKA_ID $id"
+    ids+=("$(key_id_hsm "hsm-${type//:/-}")")
 done
+check_backing_keys --generated 3 "${ids[@]}"
 
 # Deleting through p11portal deletes the backing key.
 id=$(key_id_hsm hsm-EC-prime256v1)
 p11 --login --pin "$HSM_USER_PIN" --delete-object --type privkey --id "$id"
-softhsm --login --pin "$HSM_USER_PIN" --list-objects --type privkey >backing.txt
-if grep -q "ID: *$id" backing.txt; then
+if backing_keys | grep -q "^$id "; then
     fail "the backing key $id survived its deletion"
 fi
 echo "PASS"

@@ -21,4 +21,9 @@ grep -q "ID: *$id" backing.txt || fail "no certificate with CKA_ID $id in SoftHS
 softhsm --read-object --type cert --id "$id" --output-file cert.der >/dev/null
 openssl x509 -inform DER -in cert.der -noout -subject | grep -q 'CN *= *written' ||
     fail "the backing certificate is not the issued one"
+p11 --read-object --type cert --id "$id" --output-file ours.der >/dev/null
+cmp cert.der ours.der || fail "SoftHSM2 and p11portal hold different certificates"
+# The key beside it is the one p11portal generated, sensitive, not
+# extractable.
+check_backing_keys --generated 1 "$id"
 echo "PASS"

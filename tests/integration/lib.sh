@@ -10,6 +10,15 @@
 # echoes each command (PINs masked) before running it, wrappers for the
 # clients that load the module, and the ASan preload when the module is an
 # ASan build (STYLE.md 3.15).
+#
+# Key backend (issue 5): P11P_TEST_BACKEND=soft (default) or hsm selects the
+# backend of the test's token "p11portal". With hsm, lib.sh makes a private
+# SoftHSM2 (its own SOFTHSM2_CONF and tokendir in the test folder) with one
+# token "backing", and the token keeps its keys there (docs/hsm.md). The
+# PINs pass through, so the backing token is initialised with the canary SO
+# and user PINs: a test uses the same PINs over either backend. A test that
+# must know the backend asks `is_hsm`; the hsm_*.sh tests (hsm_lib.sh) use
+# the same SoftHSM2 helpers with PINs of their own.
 
 set -euo pipefail
 
@@ -18,6 +27,10 @@ SO_PIN=canary-so-7d2a41
 USER_PIN=canary-user-5c1f9e
 USER_PIN2=canary-user2-b83e07
 WRONG_PIN=canary-wrong-0a9d33
+# The backing token's own PINs, for the tests where they differ from the
+# token's (hsm_lib.sh: PIN source mode); canaries too.
+HSM_SO_PIN=canary-hsm-so-90d1c3
+HSM_USER_PIN=canary-hsm-user-4e77a2
 
 skip() {
     echo "SKIP: $*"
@@ -45,12 +58,60 @@ export P11PORTAL_CONF=$TEST_DIR/p11portal.conf
 DATA_DIR=$XDG_DATA_HOME/p11portal
 mkdir -p "$XDG_DATA_HOME"
 
-# A fast configuration: one local token, a cheap KDF (tests log in often).
-cat >"$P11PORTAL_CONF" <<CONF
-[token "p11portal"]
-driver = local
-kdf_iterations = 1000
-CONF
+P11P_TEST_BACKEND=${P11P_TEST_BACKEND:-soft}
+case $P11P_TEST_BACKEND in
+soft | hsm) ;;
+*) fail "P11P_TEST_BACKEND must be soft or hsm, not '$P11P_TEST_BACKEND'" ;;
+esac
+SOFTHSM_MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+# The backing token (hsm backend) and the user PIN that logs into it
+# directly (set by hsm_setup).
+HSM_TOKEN_LABEL=backing
+HSM_PIN=
+
+# is_hsm: true when the token keeps its keys in the backing SoftHSM2.
+is_hsm() {
+    [ "$P11P_TEST_BACKEND" = hsm ]
+}
+
+# token_config <name> [line...]: P11PORTAL_CONF with one local-CA token
+# <name> over the selected backend, plus the given lines (at the end of the
+# token's section, so a test may append more). A cheap KDF: tests log in
+# often.
+token_config() {
+    local name=$1 l
+    shift
+    {
+        printf '[token "%s"]\n' "$name"
+        printf 'driver = local\nkdf_iterations = 1000\n'
+        if is_hsm; then
+            printf 'key_backend = hsm\nhsm_module = %s\nhsm_token_label = %s\n' \
+                "$SOFTHSM_MODULE" "$HSM_TOKEN_LABEL"
+        fi
+        for l in "$@"; do
+            printf '%s\n' "$l"
+        done
+    } >"$P11PORTAL_CONF"
+}
+
+# hsm_setup <so-pin> <user-pin>: a private SoftHSM2 in the test folder with
+# one fresh token "backing" with those PINs. Called again, it starts over
+# with a fresh token (before the test made any object).
+hsm_setup() {
+    [ -f "$SOFTHSM_MODULE" ] || skip "SoftHSM2 is not installed ($SOFTHSM_MODULE)"
+    need softhsm2-util pkcs11-tool
+    export SOFTHSM2_CONF=$TEST_DIR/softhsm2.conf
+    rm -rf "$TEST_DIR/softhsm-tokens"
+    mkdir -p "$TEST_DIR/softhsm-tokens"
+    cat >"$SOFTHSM2_CONF" <<SCONF
+directories.tokendir = $TEST_DIR/softhsm-tokens
+objectstore.backend = file
+log.level = ERROR
+SCONF
+    run softhsm2-util --init-token --free --label "$HSM_TOKEN_LABEL" \
+        --so-pin "$1" --pin "$2" >/dev/null
+    HSM_PIN=$2
+}
 
 STARTED_PIDS=()
 # start: runs a command in the background and remembers its pid.
@@ -79,12 +140,22 @@ mask() {
     line=${line//$SO_PIN/\$SO_PIN}
     line=${line//$USER_PIN2/\$USER_PIN2}
     line=${line//$USER_PIN/\$USER_PIN}
+    line=${line//$HSM_SO_PIN/\$HSM_SO_PIN}
+    line=${line//$HSM_USER_PIN/\$HSM_USER_PIN}
     printf '%s' "$line"
 }
 run() {
     echo "+ $(mask "$@")" >&2
     "$@"
 }
+
+# The test's token "p11portal" over the selected backend.
+if is_hsm; then
+    # PIN pass-through (docs/hsm.md "PINs"): the token's SO and user PINs
+    # are the backing token's.
+    hsm_setup "$SO_PIN" "$USER_PIN"
+fi
+token_config p11portal
 
 # Clients that load the module. In an ASan build of the module the ASan
 # runtime must come first in the process: preload it. Leak checking is off
@@ -102,7 +173,14 @@ p11() {
     run "${MODULE_ENV[@]}" pkcs11-tool --module "$P11P_MODULE" "$@"
 }
 p11tool_() {
-    run "${MODULE_ENV[@]}" p11tool --provider "$P11P_MODULE" "$@"
+    local env=("${MODULE_ENV[@]}")
+    # Sanitizer build over the hsm backend: with SoftHSM2 loaded, p11tool
+    # hangs at exit in p11-kit's destructor; a shim keeps it from freeing
+    # its locale (tests/integration/hsm_nofreelocale.c).
+    if is_hsm && [ ${#env[@]} -gt 0 ] && [ -n "${P11P_NOFREELOCALE:-}" ]; then
+        env[1]="${env[1]}:$P11P_NOFREELOCALE"
+    fi
+    run "${env[@]}" p11tool --provider "$P11P_MODULE" "$@"
 }
 
 # init_token: C_InitToken + C_InitPIN with the canary PINs.
@@ -164,4 +242,76 @@ verify_leaf() {
         args+=(-untrusted "$dir/inter.pem")
     fi
     run openssl verify "${args[@]}" "$dir/leaf-$l.pem"
+}
+
+# softhsm <pkcs11-tool args...>: pkcs11-tool pointed directly at the
+# backing SoftHSM2 token, not through p11portal.
+softhsm() {
+    run pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "$HSM_TOKEN_LABEL" "$@"
+}
+
+# backing_keys: one line per private key of the backing token, read
+# directly with the backing user PIN: "<hex CKA_ID> <flags>", flags being
+# pkcs11-tool's Access and Usage words joined by commas (spaces become
+# '_'), e.g. "sensitive,always_sensitive,never_extractable,local,sign".
+backing_keys() {
+    softhsm --login --pin "$HSM_PIN" --list-objects --type privkey |
+        awk '
+            function flush() { if (obj) print id, (flags == "" ? "-" : flags) }
+            function add(s,   n, i, w) {
+                n = split(s, w, /, */)
+                for (i = 1; i <= n; i++) {
+                    gsub(/^ +| +$/, "", w[i]); gsub(/ /, "_", w[i])
+                    if (w[i] != "") flags = flags (flags == "" ? "" : ",") w[i]
+                }
+            }
+            /^Private Key Object/ { flush(); obj = 1; id = "-"; flags = ""; next }
+            /^[^ ]/ { flush(); obj = 0; next }
+            obj && $1 == "ID:" { id = $2 }
+            obj && ($1 == "Access:" || $1 == "Usage:") { sub(/^ *[A-Za-z]+: */, ""); add($0) }
+            END { flush() }'
+}
+
+# check_backing_keys [--generated] <n> [hex CKA_ID...]: the backing
+# SoftHSM2, read directly, holds at least n private keys and one with each
+# given CKA_ID; every one is sensitive (CKA_SENSITIVE true) and not
+# extractable (CKA_EXTRACTABLE false: pkcs11-tool prints "extractable" only
+# when it is true), and was never extractable. With --generated (every key
+# was generated by p11portal), none may unwrap or derive either (docs/hsm.md
+# "What a backing HSM must offer").
+check_backing_keys() {
+    local strict='' want keys n id flags
+    if [ "$1" = --generated ]; then
+        strict=1
+        shift
+    fi
+    want=$1
+    shift
+    keys=$(backing_keys)
+    printf 'backing private keys (CKA_ID flags):\n%s\n' "$keys"
+    n=$(printf '%s\n' "$keys" | grep -c . || true)
+    [ "$n" -ge "$want" ] || fail "SoftHSM2 holds $n private keys, expected >= $want"
+    while read -r id flags; do
+        [ -n "$id" ] || continue
+        case ",$flags," in
+        *,sensitive,*) ;;
+        *) fail "backing private key $id is not sensitive ($flags)" ;;
+        esac
+        case ",$flags," in
+        *,extractable,*) fail "backing private key $id is extractable ($flags)" ;;
+        esac
+        case ",$flags," in
+        *,never_extractable,*) ;;
+        *) fail "backing private key $id may have been extractable ($flags)" ;;
+        esac
+        if [ -n "$strict" ]; then
+            case ",$flags," in
+            *,unwrap,* | *,derive,*)
+                fail "backing private key $id may unwrap or derive ($flags)" ;;
+            esac
+        fi
+    done <<<"$keys"
+    for id in "$@"; do
+        printf '%s\n' "$keys" | grep -q "^$id " || fail "SoftHSM2 has no private key with CKA_ID $id"
+    done
 }

@@ -3,13 +3,17 @@
 #
 # GnuTLS p11tool against the module: the token and its objects are listed
 # with RFC 7512 URIs, and a certificate is exported by URI and equals the
-# one pkcs11-tool reads.
+# one pkcs11-tool reads. Over the hsm backend (P11P_TEST_BACKEND=hsm) the
+# same listing, and the key is in the backing SoftHSM2 with the same CKA_ID.
 . "$(dirname "$0")/lib.sh"
 need p11tool pkcs11-tool openssl
 
 init_token
 keygen EC:prime256v1 p11tool-key
 cd "$TEST_DIR"
+if is_hsm; then
+    check_backing_keys --generated 1 "$(key_id p11tool-key)"
+fi
 
 p11tool_ --list-tokens | tee tokens.txt
 grep -q 'URL: pkcs11:.*token=p11portal' tokens.txt || fail "no token URL with token=p11portal"

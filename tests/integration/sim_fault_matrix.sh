@@ -90,7 +90,11 @@ randomized() {
         else
             sim_conf_token "$drv" "$p_issue"
         fi
-        keygen EC:prime256v1 "$drv-rnd-$i" || echo "keygen $drv-rnd-$i failed"
+        # Labels (and so common names) are unique per run: the DigiCert
+        # driver's reconciliation treats a certificate with the order's
+        # common name for another key as "maybe ours, spoiled in transfer"
+        # and waits (known liveness limit, see docs/portals/digicert.md).
+        keygen EC:prime256v1 "$drv-rnd-$5-$i" || echo "keygen $drv-rnd-$5-$i failed"
     done
     drive_until_final 20 || true
     faults_report || true
