@@ -113,3 +113,24 @@ enum p11p_status p11p_remote_result_add_chain(struct p11p_remote_result *r,
     r->chain_n++;
     return P11P_OK;
 }
+
+enum p11p_status p11p_remote_check_keys(const struct p11p_conf_token *conf,
+                                        const char *driver,
+                                        const char *const *known_keys)
+{
+    for (size_t i = 0; i < conf->n_extra; i++) {
+        bool known = false;
+        for (size_t k = 0; known_keys[k] != NULL; k++) {
+            known = known || strcmp(conf->extra[i].key, known_keys[k]) == 0;
+        }
+        if (!known) {
+            P11P_ERROR(
+                "remote",
+                "token \"%s\" (%s), line %d: key '%s' is not known to the %s driver; see docs/portals/%s.md",
+                conf->name, conf->source != NULL ? conf->source : "?",
+                conf->extra[i].line, conf->extra[i].key, driver, driver);
+            return P11P_ERR_CONFIG;
+        }
+    }
+    return P11P_OK;
+}

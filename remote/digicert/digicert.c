@@ -31,6 +31,7 @@
 #include "core/base/str.h"
 #include "remote/chain.h"
 #include "remote/digicert/digicert_internal.h"
+#include "remote/internal.h"
 #include "remote/portals.h"
 
 #define ERRSZ        256
@@ -43,27 +44,6 @@ static const char *const known_keys[] = { "enrollment_profile_id",
                                           "token_in",
                                           "find_max_items",
                                           NULL };
-
-/* Refuses a key of the token section that neither the core nor this driver
- * knows (conf.c leaves them to the driver). */
-static enum p11p_status check_keys(const struct p11p_conf_token *conf)
-{
-    for (size_t i = 0; i < conf->n_extra; i++) {
-        bool known = false;
-        for (size_t k = 0; known_keys[k] != NULL; k++) {
-            known = known || strcmp(conf->extra[i].key, known_keys[k]) == 0;
-        }
-        if (!known) {
-            P11P_ERROR(
-                "remote",
-                "token \"%s\" (%s), line %d: key '%s' is not known to the digicert driver; see docs/portals/digicert.md",
-                conf->name, conf->source != NULL ? conf->source : "?",
-                conf->extra[i].line, conf->extra[i].key);
-            return P11P_ERR_CONFIG;
-        }
-    }
-    return P11P_OK;
-}
 
 static const char *const digicert_redact[] = { NULL };
 
@@ -263,7 +243,7 @@ static enum p11p_status digicert_open(const struct p11p_conf_token *conf,
         return P11P_ERR_NOMEM;
     }
     p11p_str_copy(d->token, sizeof(d->token), conf->name);
-    rc = check_keys(conf);
+    rc = p11p_remote_check_keys(conf, "digicert", known_keys);
     if (rc != P11P_OK) {
         goto out;
     }

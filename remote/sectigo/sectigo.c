@@ -32,6 +32,7 @@
 #include "core/base/log.h"
 #include "core/base/str.h"
 #include "remote/chain.h"
+#include "remote/internal.h"
 #include "remote/json.h"
 #include "remote/portals.h"
 #include "remote/sectigo/sectigo_internal.h"
@@ -53,27 +54,6 @@ static const char *const known_keys[] = { "customer_uri",
                                           "check_types",
                                           "find_max_items",
                                           NULL };
-
-/* Refuses a key of the token section that neither the core nor this driver
- * knows (conf.c leaves them to the driver). */
-static enum p11p_status check_keys(const struct p11p_conf_token *conf)
-{
-    for (size_t i = 0; i < conf->n_extra; i++) {
-        bool known = false;
-        for (size_t k = 0; known_keys[k] != NULL; k++) {
-            known = known || strcmp(conf->extra[i].key, known_keys[k]) == 0;
-        }
-        if (!known) {
-            P11P_ERROR(
-                "remote",
-                "token \"%s\" (%s), line %d: key '%s' is not known to the sectigo driver; see docs/portals/sectigo.md",
-                conf->name, conf->source != NULL ? conf->source : "?",
-                conf->extra[i].line, conf->extra[i].key);
-            return P11P_ERR_CONFIG;
-        }
-    }
-    return P11P_OK;
-}
 
 static const char *const sectigo_redact[] = { "customerUri", NULL };
 
@@ -151,7 +131,7 @@ static enum p11p_status sectigo_open(const struct p11p_conf_token *conf,
     }
     pthread_mutex_init(&s->lock, NULL);
     p11p_str_copy(s->token, sizeof(s->token), conf->name);
-    rc = check_keys(conf);
+    rc = p11p_remote_check_keys(conf, "sectigo", known_keys);
     if (rc != P11P_OK) {
         goto out;
     }
