@@ -132,6 +132,25 @@ struct p11p_driver {
      * an order whose outcome is unknown may be reconciled at once, without
      * waiting for a request that might still be at work at the portal. */
     bool in_process;
+
+    /* ---- issue 7 (optional, NULL when the portal has no such API) ---- */
+
+    /* Portal batch job: submits n requests as one job. res->portal_id is
+     * the job id; res->state PENDING_APPROVAL, PROCESSING, or ISSUED when
+     * the job completed at once (then collect it with batch_collect). The
+     * same status classes as enroll (NOT_SENT, SENT_UNKNOWN, REJECTED...). */
+    enum p11p_status (*batch_submit)(void *state,
+                                     const struct p11p_enroll_req *reqs,
+                                     size_t n, struct p11p_remote_result *res);
+    /* Polls job job_id. res->state: the job's (PENDING_APPROVAL,
+     * PROCESSING, ISSUED when complete, REJECTED with res->message).
+     * When ISSUED, items[i] (n of them, in submission order) get each
+     * request's certificate and chain (state ISSUED) or its refusal. */
+    enum p11p_status (*batch_collect)(void *state, const char *job_id,
+                                      struct p11p_remote_result *items,
+                                      size_t n, struct p11p_remote_result *res);
+    /* Licences left (*left), P11P_ERR_UNSUPPORTED if unknown. */
+    enum p11p_status (*licences)(void *state, int64_t *left);
 };
 
 /* ---- the instance the engine uses ---- */

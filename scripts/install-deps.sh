@@ -13,7 +13,7 @@ packages=(
     libssl-dev openssl
     libsqlite3-dev sqlite3
     libp11-kit-dev p11-kit
-    libcurl4-openssl-dev libcjson-dev libinih-dev
+    libcurl4-openssl-dev libcjson-dev libinih-dev libzip-dev
     softhsm2 opensc gnutls-bin libengine-pkcs11-openssl
     python3 python3-cryptography
     shellcheck

@@ -332,7 +332,7 @@ enum p11p_status p11p_enroll_keypair(struct p11p_enroll *e,
     struct p11p_order o;
     unsigned char defid[20];
     char *label = NULL;
-    bool stored = false;
+    bool stored = false, pending = false;
 
     memset(&blob, 0, sizeof(blob));
     memset(&pubobj, 0, sizeof(pubobj));
@@ -346,6 +346,7 @@ enum p11p_status p11p_enroll_keypair(struct p11p_enroll *e,
     if (rc != P11P_OK) {
         goto out;
     }
+    pending = true; /* until the key's objects are committed or dropped */
     if (p11p_attrlist_get0(pub_attrs, CKA_ID) == NULL
         && p11p_attrlist_get0(priv_attrs, CKA_ID) == NULL) {
         rc = p11p_keyattrs_default_id(pub, defid);
@@ -435,6 +436,8 @@ enum p11p_status p11p_enroll_keypair(struct p11p_enroll *e,
         goto out;
     }
     stored = true;
+    p11p_keystore_pending_done(e->keys);
+    pending = false;
     out->pub_id = pubobj.id;
     out->priv_id = privobj.id;
     P11P_INFO(COMP,
@@ -452,6 +455,9 @@ out:
     p11p_cache_txn_rollback(t);
     if (!stored && blob.blob != NULL) {
         p11p_keystore_destroy(e->keys, &blob); /* hsm: no orphan key */
+    }
+    if (pending) {
+        p11p_keystore_pending_done(e->keys);
     }
     free(label);
     p11p_key_unref(key);

@@ -48,6 +48,16 @@ struct p11p_enroll_params {
     const char *profile;
     unsigned term_days;
     bool no_enroll; /* generate and store the key only */
+    /* An explicit MAC (p11portal batch) instead of the token's "mac"
+     * sequence: must lie in the token's [mac_start, mac_end] and be on no
+     * other order of the token (P11P_ERR_EXISTS otherwise, nothing
+     * stored). */
+    bool has_mac;
+    uint64_t mac;
+    /* Create the order (NEW, CSR built and stored) but do not submit it:
+     * a portal batch job submits it (p11p_enroll_submit_job). The
+     * collector never submits such an order on its own. */
+    bool defer_submit;
 };
 
 /* The outcome of p11p_enroll_keypair. */
@@ -108,6 +118,85 @@ enum p11p_status p11p_enroll_csr(struct p11p_enroll *e,
  */
 enum p11p_status p11p_enroll_collect(struct p11p_enroll *e, unsigned budget_ms,
                                      bool force, size_t *out_changed);
+
+/* ---- issue 7: the p11portal tool ---- */
+
+/* Portal batch jobs (job.c). Submits the NEW orders order_ids (created
+ * with defer_submit) as one portal job through the driver's batch_submit.
+ * Every order moves on with the job (SUBMITTED / PENDING_APPROVAL); the
+ * collector polls the job once for all its orders; a rejected job marks
+ * every order REJECTED with the portal's reason, an issued one stores
+ * each certificate next to its key. job_id receives the portal's job id.
+ * P11P_ERR_UNSUPPORTED if the driver has no batch API. */
+enum p11p_status p11p_enroll_submit_job(struct p11p_enroll *e,
+                                        const int64_t *order_ids, size_t n,
+                                        char *job_id, size_t job_id_len);
+
+/* Licences left at the portal (driver's licences op); P11P_ERR_UNSUPPORTED
+ * if the portal does not tell. */
+enum p11p_status p11p_enroll_licences(struct p11p_enroll *e, int64_t *left);
+
+/* Renewal (renew.c): renews the certificate object cert_id with the same
+ * key (new_key false: a new CSR from the existing key) or a new key of the
+ * same type (new_key true: new key objects with a new CKA_ID... see
+ * renew.c). The old certificate stays until the new one is stored; a
+ * renewal of a certificate already being renewed returns P11P_ERR_EXISTS.
+ * out as for p11p_enroll_keypair (the new order). */
+enum p11p_status p11p_enroll_renew(struct p11p_enroll *e, int64_t cert_id,
+                                   bool new_key,
+                                   struct p11p_enroll_result *out);
+
+/* Revocation (revoke.c): revokes the certificate object cert_id at the
+ * portal with reason, then marks its order REVOKED. The objects stay. */
+enum p11p_status p11p_enroll_revoke(struct p11p_enroll *e, int64_t cert_id,
+                                    enum p11p_revoke_reason reason,
+                                    char *message, size_t message_len);
+
+/* Adoption (adopt.c): for every private key of the token without a
+ * certificate, asks the portal (driver find by public key) for an issued
+ * certificate of that key and stores it with its chain and an order
+ * record (ISSUED). *out_n: how many were linked. */
+enum p11p_status p11p_enroll_adopt(struct p11p_enroll *e, size_t *out_n);
+
+/* Import of portal-generated keys (import.c, p11portal import). One
+ * device of a package: the private key, its certificate and the CA
+ * certificates that came with it (borrowed), and what was stored. */
+struct p11p_enroll_import_item {
+    const char *name;          /* file or zip entry, for messages */
+    EVP_PKEY *priv;            /* the private key (borrowed) */
+    const unsigned char *cert; /* DER */
+    size_t cert_len;
+    unsigned char *const *chain; /* DER CA certificates, any order */
+    const size_t *chain_lens;
+    size_t chain_n;
+    const char *label;     /* NULL: the certificate's CN */
+    const char *portal_id; /* the portal's order id if known, or NULL */
+    /* Set by p11p_enroll_import. */
+    bool present;            /* same public key already on the token: skipped */
+    unsigned char ckaid[20]; /* p11p_keyattrs_default_id of the key */
+    int64_t priv_id, pub_id, cert_id, order_id;
+};
+
+/*
+ * Checks every item first (the key matches its certificate; the
+ * certificate verifies through its chain to the token's trust_anchors, or,
+ * without them, to a self-signed root of its chain when it has one), then
+ * puts every item whose key is not yet on the token there in ONE cache
+ * transaction: the private key (soft: sealed; hsm: a sensitive,
+ * non-extractable backing object), the public key, the certificate object
+ * (CKA_ID = p11p_keyattrs_default_id of the key, CKA_LABEL label), the CA
+ * certificates (deduplicated) and an ISSUED order marked imported. Any
+ * failure stores nothing (backing keys created are destroyed).
+ * P11P_ERR_INVALID_INPUT with why (naming the item) when a check fails.
+ * User logged in.
+ */
+enum p11p_status p11p_enroll_import(struct p11p_enroll *e,
+                                    struct p11p_enroll_import_item *items,
+                                    size_t n, char *why, size_t why_size);
+
+/* True if o was created by p11p_enroll_import (its request token starts
+ * with "import-"). */
+bool p11p_enroll_is_imported(const struct p11p_order *o);
 
 /* Certificate object attributes from a DER certificate: CKA_CLASS,
  * CKA_CERTIFICATE_TYPE, CKA_SUBJECT, CKA_ISSUER, CKA_SERIAL_NUMBER,

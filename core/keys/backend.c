@@ -154,6 +154,8 @@ enum p11p_status p11p_keystore_generate(struct p11p_keystore *ks,
                                         EVP_PKEY **out_pub,
                                         struct p11p_cache_keyblob *out_blob)
 {
+    enum p11p_status rc;
+
     if (out_pub != NULL) {
         *out_pub = NULL;
     }
@@ -161,18 +163,30 @@ enum p11p_status p11p_keystore_generate(struct p11p_keystore *ks,
         return P11P_ERR_INVALID_INPUT;
     }
     memset(out_blob, 0, sizeof(*out_blob));
-    return ks->backend->generate(ks, spec, out_pub, out_blob);
+    p11p_keystore_pending_hold(ks);
+    rc = ks->backend->generate(ks, spec, out_pub, out_blob);
+    if (rc != P11P_OK) {
+        p11p_keystore_pending_done(ks);
+    }
+    return rc;
 }
 
 enum p11p_status p11p_keystore_import(struct p11p_keystore *ks, EVP_PKEY *priv,
                                       const struct p11p_keygen_spec *spec,
                                       struct p11p_cache_keyblob *out_blob)
 {
+    enum p11p_status rc;
+
     if (ks == NULL || priv == NULL || out_blob == NULL) {
         return P11P_ERR_INVALID_INPUT;
     }
     memset(out_blob, 0, sizeof(*out_blob));
-    return ks->backend->import(ks, priv, spec, out_blob);
+    p11p_keystore_pending_hold(ks);
+    rc = ks->backend->import(ks, priv, spec, out_blob);
+    if (rc != P11P_OK) {
+        p11p_keystore_pending_done(ks);
+    }
+    return rc;
 }
 
 enum p11p_status p11p_keystore_load(struct p11p_keystore *ks,

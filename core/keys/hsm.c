@@ -57,7 +57,9 @@ bool p11p_hsm_is_user(struct p11p_hsm_ks *ks)
 static void logout_locked(struct p11p_hsm_ks *ks)
 {
     if (ks->has_login_sess && p11p_hsm_module_is_usable(ks->tok)) {
+        p11p_hsm_module_enter(ks->tok, false);
         ks->tok->fl->C_Logout(ks->login_sess);
+        p11p_hsm_module_leave(ks->tok, false);
         p11p_hsm_module_session_put(ks->tok, ks->login_sess, true);
     }
     ks->has_login_sess = false;
@@ -80,7 +82,9 @@ static enum p11p_status backing_login(struct p11p_hsm_ks *ks,
     if (rc != P11P_OK) {
         return rc;
     }
+    p11p_hsm_module_enter(t, true);
     rv = t->fl->C_Login(s, user_type, pin->data, pin->len);
+    p11p_hsm_module_leave(t, true);
     if (rv == CKR_USER_ALREADY_LOGGED_IN) {
         /* Another part of this process logged the token in: the login is
          * per application (PKCS#11 2.40 section 5.6). */
@@ -236,10 +240,12 @@ static enum p11p_status check_backing_so(struct p11p_hsm_ks *ks,
     if (rc != P11P_OK) {
         return rc;
     }
+    p11p_hsm_module_enter(t, true);
     rv = t->fl->C_Login(s, CKU_SO, pin->data, pin->len);
     if (rv == CKR_OK) {
         t->fl->C_Logout(s);
     }
+    p11p_hsm_module_leave(t, true);
     p11p_hsm_module_session_put(t, s, true);
     return rv == CKR_OK
                ? P11P_OK
@@ -412,7 +418,9 @@ static enum p11p_status hsm_init_pin(struct p11p_keystore *base,
                   ks->tok->name);
         return P11P_ERR_AUTH;
     }
+    p11p_hsm_module_enter(ks->tok, true);
     rv = ks->tok->fl->C_InitPIN(s, pin->data, pin->len);
+    p11p_hsm_module_leave(ks->tok, true);
     return rv == CKR_OK ? P11P_OK
                         : p11p_hsm_module_fail(ks->tok, "C_InitPIN", rv, NULL);
 }
@@ -444,8 +452,10 @@ static enum p11p_status hsm_set_pin(struct p11p_keystore *base,
             return rc;
         }
     }
+    p11p_hsm_module_enter(ks->tok, true);
     rv = ks->tok->fl->C_SetPIN(s, old_pin->data, old_pin->len, new_pin->data,
                                new_pin->len);
+    p11p_hsm_module_leave(ks->tok, true);
     if (!borrowed) {
         p11p_hsm_module_session_put(ks->tok, s, true);
     }

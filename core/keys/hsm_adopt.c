@@ -32,9 +32,13 @@ static bool get_one(struct p11p_hsm_token *t, CK_SESSION_HANDLE s,
                     size_t cap, size_t *len)
 {
     CK_ATTRIBUTE a = { type, buf, cap };
+    CK_RV rv;
 
-    if (t->fl->C_GetAttributeValue(s, h, &a, 1) != CKR_OK
-        || a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > cap) {
+    p11p_hsm_module_enter(t, false);
+    rv = t->fl->C_GetAttributeValue(s, h, &a, 1);
+    p11p_hsm_module_leave(t, false);
+    if (rv != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION
+        || a.ulValueLen > cap) {
         return false;
     }
     *len = a.ulValueLen;
@@ -66,8 +70,10 @@ static enum p11p_status list_private(struct p11p_hsm_token *t,
 
     *out = NULL;
     *out_n = 0;
+    p11p_hsm_module_enter(t, false);
     rv = t->fl->C_FindObjectsInit(s, &tmpl, 1);
     if (rv != CKR_OK) {
+        p11p_hsm_module_leave(t, false);
         return p11p_hsm_module_fail(t, "C_FindObjectsInit", rv,
                                     "listing keys to adopt");
     }
@@ -82,6 +88,7 @@ static enum p11p_status list_private(struct p11p_hsm_token *t,
         n += rv == CKR_OK ? got : 0;
     } while (rv == CKR_OK && got == FIND_BATCH);
     t->fl->C_FindObjectsFinal(s);
+    p11p_hsm_module_leave(t, false);
     if (rv != CKR_OK) {
         free(all);
         return p11p_hsm_module_fail(t, "C_FindObjects", rv,
@@ -305,10 +312,25 @@ enum p11p_status p11p_hsm_adopt_keys(struct p11p_hsm_ks *ks,
     CK_OBJECT_HANDLE *all = NULL;
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     size_t n = 0, count = 0;
-    bool has_sess = false, adopted = false;
+    bool has_sess = false, adopted = false, exclusive = false;
 
     if (!p11p_hsm_is_user(ks)) {
         rc = P11P_ERR_AUTH; /* private keys are visible only then */
+        goto out;
+    }
+    /* No key may be half stored (generated in the backing token, its
+     * objects not yet committed) while we look for foreign keys: that
+     * one would be adopted too (hsm_module.h). Another process or thread
+     * generating or adopting: try again at the next login. */
+    exclusive = p11p_hsm_module_pending_try_exclusive(t);
+    if (!exclusive) {
+        P11P_INFO(COMP,
+                  "token \"%s\": a key is being generated or adopted "
+                  "elsewhere; adoption of backing keys deferred to the next "
+                  "login",
+                  t->name);
+        *out_n = 0;
+        rc = P11P_OK;
         goto out;
     }
     rc = p11p_hsm_module_session_get(t, &s);
@@ -328,6 +350,9 @@ enum p11p_status p11p_hsm_adopt_keys(struct p11p_hsm_ks *ks,
 out:
     if (has_sess) {
         p11p_hsm_module_session_put(t, s, true);
+    }
+    if (exclusive) {
+        p11p_hsm_module_pending_exclusive_end(t);
     }
     free(all);
     return rc;
@@ -406,17 +431,21 @@ enum p11p_status p11p_hsm_adopt_store_cert(struct p11p_hsm_ks *ks,
         goto out;
     }
     has_sess = true;
-    /* Already there (written by an earlier run): nothing to do. */
+    /* Already there (written by an earlier run, or by another process:
+     * the check and the write are one exclusive section): nothing to do. */
+    p11p_hsm_module_enter(t, true);
     rv = t->fl->C_FindObjectsInit(s, find, 2);
     if (rv == CKR_OK) {
         rv = t->fl->C_FindObjects(s, &h, 1, &got);
         t->fl->C_FindObjectsFinal(s);
     }
     if (rv == CKR_OK && got == 1) {
+        p11p_hsm_module_leave(t, true);
         rc = P11P_OK;
         goto out;
     }
     rv = t->fl->C_CreateObject(s, tmpl, n, &h);
+    p11p_hsm_module_leave(t, true);
     if (rv != CKR_OK) {
         rc = p11p_hsm_module_fail(t, "C_CreateObject", rv,
                                   "writing a certificate (hsm_write_certs)");

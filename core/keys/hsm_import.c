@@ -161,7 +161,9 @@ enum p11p_status p11p_hsm_import_key(struct p11p_hsm_ks *ks, EVP_PKEY *priv,
         goto out;
     }
     has_sess = true;
+    p11p_hsm_module_enter(t, true);
     rv = t->fl->C_CreateObject(s, tmpl, n, &h);
+    p11p_hsm_module_leave(t, true);
     if (rv != CKR_OK) {
         rc = p11p_hsm_module_fail(t, "C_CreateObject", rv,
                                   "importing a private key");
@@ -171,7 +173,9 @@ enum p11p_status p11p_hsm_import_key(struct p11p_hsm_ks *ks, EVP_PKEY *priv,
     memcpy(ref.serial, t->serial, sizeof(ref.serial));
     rc = p11p_hsm_key_blob_encode(&ref, pub, out_blob);
     if (rc != P11P_OK) {
+        p11p_hsm_module_enter(t, true);
         t->fl->C_DestroyObject(s, h);
+        p11p_hsm_module_leave(t, true);
     }
 out:
     if (has_sess) {

@@ -229,13 +229,16 @@ enum p11p_status p11p_hsm_key_find(struct p11p_hsm_token *t,
     CK_ULONG n = 0;
     CK_RV rv;
 
+    p11p_hsm_module_enter(t, false);
     rv = t->fl->C_FindObjectsInit(s, tmpl, 2);
     if (rv != CKR_OK) {
+        p11p_hsm_module_leave(t, false);
         return p11p_hsm_module_fail(t, "C_FindObjectsInit", rv,
                                     "looking up a key");
     }
     rv = t->fl->C_FindObjects(s, found, 2, &n);
     t->fl->C_FindObjectsFinal(s);
+    p11p_hsm_module_leave(t, false);
     if (rv != CKR_OK) {
         return p11p_hsm_module_fail(t, "C_FindObjects", rv, "looking up a key");
     }
@@ -270,7 +273,9 @@ static enum p11p_status get_attrs(struct p11p_hsm_token *t, CK_SESSION_HANDLE s,
         a.type = types[i];
         a.pValue = NULL;
         a.ulValueLen = 0;
+        p11p_hsm_module_enter(t, false);
         rv = t->fl->C_GetAttributeValue(s, h, &a, 1);
+        p11p_hsm_module_leave(t, false);
         if (rv != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION
             || a.ulValueLen > MAX_ATTR) {
             rc = p11p_hsm_module_fail(t, "C_GetAttributeValue", rv,
@@ -283,7 +288,9 @@ static enum p11p_status get_attrs(struct p11p_hsm_token *t, CK_SESSION_HANDLE s,
             break;
         }
         a.pValue = v;
+        p11p_hsm_module_enter(t, false);
         rv = t->fl->C_GetAttributeValue(s, h, &a, 1);
+        p11p_hsm_module_leave(t, false);
         if (rv != CKR_OK) {
             rc = p11p_hsm_module_fail(t, "C_GetAttributeValue", rv,
                                       "reading a public key");
@@ -466,10 +473,12 @@ static enum p11p_status hsm_op_init(struct p11p_key *k,
         op->base.key = p11p_key_ref(k);
     }
     op->hash_here = false;
+    p11p_hsm_module_enter(op->tok, false);
     rv = kind == P11P_KEY_OP_SIGN
              ? sign_init(op, key, mech)
              : op->tok->fl->C_DecryptInit(op->sess, (CK_MECHANISM *)mech,
                                           key->handle);
+    p11p_hsm_module_leave(op->tok, false);
     if (rv != CKR_OK) {
         return p11p_hsm_module_fail(
             op->tok, kind == P11P_KEY_OP_SIGN ? "C_SignInit" : "C_DecryptInit",
@@ -513,7 +522,9 @@ static enum p11p_status hsm_op_update(struct p11p_key_op *base,
         }
         return P11P_OK;
     }
+    p11p_hsm_module_enter(op->tok, false);
     rv = op->tok->fl->C_SignUpdate(op->sess, (CK_BYTE *)in, inlen);
+    p11p_hsm_module_leave(op->tok, false);
     if (rv != CKR_OK) {
         return op_end(op, "C_SignUpdate", rv);
     }
@@ -533,9 +544,11 @@ static enum p11p_status hsm_op_final(struct p11p_key_op *base,
     if (!op->active) {
         return P11P_ERR_INTERNAL;
     }
+    p11p_hsm_module_enter(op->tok, false);
     rc = op->hash_here ? sign_digest(op, out, &len)
                        : op_end(op, "C_SignFinal",
                                 op->tok->fl->C_SignFinal(op->sess, out, &len));
+    p11p_hsm_module_leave(op->tok, false);
     if (rc == P11P_OK) {
         *out_len = len;
     }
@@ -553,6 +566,7 @@ static enum p11p_status hsm_op_oneshot(struct p11p_key_op *base,
     if (!op->active) {
         return P11P_ERR_INTERNAL;
     }
+    p11p_hsm_module_enter(op->tok, false);
     if (op->hash_here) {
         rc = EVP_DigestUpdate(op->md_ctx, in, inlen) == 1
                  ? sign_digest(op, out, &len)
@@ -566,6 +580,7 @@ static enum p11p_status hsm_op_oneshot(struct p11p_key_op *base,
             op, "C_Decrypt",
             op->tok->fl->C_Decrypt(op->sess, (CK_BYTE *)in, inlen, out, &len));
     }
+    p11p_hsm_module_leave(op->tok, false);
     if (rc == P11P_OK) {
         *out_len = len;
     }
@@ -756,7 +771,7 @@ enum p11p_status p11p_hsm_key_generate(struct p11p_hsm_ks *ks,
     CK_OBJECT_HANDLE other = CK_INVALID_HANDLE;
     EVP_PKEY *pub = NULL;
     unsigned char defid[20];
-    bool has_sess = false, keep = false;
+    bool has_sess = false, keep = false, locked = false;
     CK_RV rv;
 
     memset(&ref, 0, sizeof(ref));
@@ -787,6 +802,10 @@ enum p11p_status p11p_hsm_key_generate(struct p11p_hsm_ks *ks,
         goto out;
     }
     has_sess = true;
+    /* The id check, the generation and the retagging are one exclusive
+     * section of the backing store (hsm_module.h). */
+    p11p_hsm_module_enter(t, true);
+    locked = true;
     rc = p11p_hsm_key_find(t, s, CKO_PRIVATE_KEY, ref.id, ref.id_len, &other);
     if (rc == P11P_OK) {
         P11P_ERROR(
@@ -836,6 +855,9 @@ out:
     }
     if (!keep && hpub != CK_INVALID_HANDLE) {
         t->fl->C_DestroyObject(s, hpub);
+    }
+    if (locked) {
+        p11p_hsm_module_leave(t, true);
     }
     if (has_sess) {
         p11p_hsm_module_session_put(t, s, true);
@@ -941,7 +963,7 @@ enum p11p_status p11p_hsm_key_destroy(struct p11p_hsm_ks *ks,
     struct p11p_hsm_ref ref;
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    bool has_sess = false;
+    bool has_sess = false, locked = false;
     CK_RV rv;
 
     rc = decode_here(ks, blob, &ref);
@@ -953,6 +975,8 @@ enum p11p_status p11p_hsm_key_destroy(struct p11p_hsm_ks *ks,
         goto out;
     }
     has_sess = true;
+    p11p_hsm_module_enter(t, true);
+    locked = true;
     for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
         rc = p11p_hsm_key_find(t, s, classes[i], ref.id, ref.id_len, &h);
         if (rc == P11P_ERR_NOT_FOUND) {
@@ -970,6 +994,9 @@ enum p11p_status p11p_hsm_key_destroy(struct p11p_hsm_ks *ks,
     }
     rc = P11P_OK;
 out:
+    if (locked) {
+        p11p_hsm_module_leave(t, true);
+    }
     if (has_sess) {
         p11p_hsm_module_session_put(t, s, true);
     }

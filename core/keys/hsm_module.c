@@ -15,6 +15,7 @@
 
 #include "core/base/log.h"
 #include "core/base/str.h"
+#include "core/keys/hsm_lock.h"
 
 #define COMP      "keys"
 #define MAX_SLOTS 256u
@@ -27,6 +28,11 @@ struct p11p_hsm_module {
     pid_t pid;      /* the process that initialised it */
     unsigned refs;  /* guarded by registry_mu */
     struct p11p_hsm_module *next;
+
+    /* The cross-process locks (see hsm_module.h): the backing store, and
+     * keys generated but not yet committed to the cache. */
+    struct p11p_hsm_lock store;
+    struct p11p_hsm_lock pending;
 };
 
 /* Loaded modules, one per path; a second token on the same module shares
@@ -210,6 +216,76 @@ static enum p11p_status get_function_list(const char *token, void *dl,
     return P11P_OK;
 }
 
+/* ---- the cross-process locks ---- */
+
+/* The module whose exclusive section this thread is in, and how deeply
+ * (calls inside an exclusive section enter again: no-ops). */
+static _Thread_local struct p11p_hsm_module *held_excl;
+static _Thread_local unsigned held_depth;
+
+void p11p_hsm_module_enter(struct p11p_hsm_token *t, bool write)
+{
+    struct p11p_hsm_module *mod = t->mod;
+
+    if (mod == NULL) {
+        return;
+    }
+    if (held_excl == mod) {
+        held_depth++;
+        return;
+    }
+    if (!write) {
+        p11p_hsm_lock_shared(&mod->store);
+        return;
+    }
+    p11p_hsm_lock_exclusive(&mod->store);
+    held_excl = mod;
+    held_depth = 1;
+}
+
+void p11p_hsm_module_leave(struct p11p_hsm_token *t, bool write)
+{
+    struct p11p_hsm_module *mod = t->mod;
+
+    if (mod == NULL) {
+        return;
+    }
+    if (held_excl == mod) {
+        if (--held_depth > 0) {
+            return;
+        }
+        held_excl = NULL;
+        write = true;
+    }
+    p11p_hsm_lock_release(&mod->store, write);
+}
+
+void p11p_hsm_module_pending_begin(struct p11p_hsm_token *t)
+{
+    if (t->mod != NULL) {
+        p11p_hsm_lock_shared(&t->mod->pending);
+    }
+}
+
+void p11p_hsm_module_pending_end(struct p11p_hsm_token *t)
+{
+    if (t->mod != NULL) {
+        p11p_hsm_lock_release(&t->mod->pending, false);
+    }
+}
+
+bool p11p_hsm_module_pending_try_exclusive(struct p11p_hsm_token *t)
+{
+    return t->mod == NULL || p11p_hsm_lock_try_exclusive(&t->mod->pending);
+}
+
+void p11p_hsm_module_pending_exclusive_end(struct p11p_hsm_token *t)
+{
+    if (t->mod != NULL) {
+        p11p_hsm_lock_release(&t->mod->pending, true);
+    }
+}
+
 /* Initialises mod in this process. */
 static enum p11p_status init_module(const char *token,
                                     struct p11p_hsm_module *mod)
@@ -219,7 +295,9 @@ static enum p11p_status init_module(const char *token,
 
     memset(&args, 0, sizeof(args));
     args.flags = CKF_OS_LOCKING_OK;
+    p11p_hsm_lock_shared(&mod->store); /* the module reads its store */
     rv = mod->fl->C_Initialize(&args);
+    p11p_hsm_lock_release(&mod->store, false);
     if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         /* Someone else in this process initialised it: theirs to
          * finalize. */
@@ -264,11 +342,14 @@ static void module_release(struct p11p_hsm_module *mod)
     if (mod->pid == getpid()) {
         dlclose(mod->dl);
     }
+    p11p_hsm_lock_close(&mod->store);
+    p11p_hsm_lock_close(&mod->pending);
     free(mod->path);
     free(mod);
 }
 
 static enum p11p_status module_acquire(const char *token, const char *path,
+                                       const char *data_dir,
                                        struct p11p_hsm_module **out)
 {
     enum p11p_status rc = P11P_ERR_INTERNAL;
@@ -284,7 +365,11 @@ static enum p11p_status module_acquire(const char *token, const char *path,
     if (mod != NULL) {
         rc = P11P_OK;
         if (mod->pid != getpid()) {
-            rc = init_module(token, mod); /* inherited through fork */
+            /* Inherited through fork: the parent's flock and counters are
+             * not ours (an flock is shared with the parent's descriptor). */
+            p11p_hsm_lock_reopen(&mod->store, token);
+            p11p_hsm_lock_reopen(&mod->pending, token);
+            rc = init_module(token, mod);
         }
         if (rc == P11P_OK) {
             mod->refs++;
@@ -294,7 +379,14 @@ static enum p11p_status module_acquire(const char *token, const char *path,
         goto out;
     }
     mod = calloc(1, sizeof(*mod));
-    if (mod == NULL || (mod->path = p11p_str_dup(path)) == NULL) {
+    if (mod == NULL) {
+        rc = P11P_ERR_NOMEM;
+        goto out;
+    }
+    p11p_hsm_lock_open(&mod->store, data_dir, "hsm.lock", token);
+    p11p_hsm_lock_open(&mod->pending, data_dir, "hsm-pending.lock", token);
+    mod->path = p11p_str_dup(path);
+    if (mod->path == NULL) {
         rc = P11P_ERR_NOMEM;
         goto out;
     }
@@ -326,6 +418,8 @@ out:
         if (mod->dl != NULL) {
             dlclose(mod->dl);
         }
+        p11p_hsm_lock_close(&mod->store);
+        p11p_hsm_lock_close(&mod->pending);
         free(mod->path);
         free(mod);
     }
@@ -354,12 +448,20 @@ static enum p11p_status find_slot(struct p11p_hsm_token *t,
     size_t found = 0;
     CK_RV rv;
 
+    p11p_hsm_module_enter(t, false);
     rv = t->fl->C_GetSlotList(CK_TRUE, slots, &n);
     if (rv != CKR_OK) {
+        p11p_hsm_module_leave(t, false);
         return fail_module(t->name, t->path, "C_GetSlotList", rv);
     }
     for (CK_ULONG i = 0; i < n; i++) {
-        if (t->fl->C_GetTokenInfo(slots[i], &ti) != CKR_OK) {
+        rv = t->fl->C_GetTokenInfo(slots[i], &ti);
+        if (rv != CKR_OK) {
+            P11P_DEBUG(COMP,
+                       "token \"%s\": slot %lu of %s: C_GetTokenInfo "
+                       "failed (0x%lx), skipped",
+                       t->name, (unsigned long)slots[i], t->path,
+                       (unsigned long)rv);
             continue;
         }
         trim_field(ti.label, sizeof(ti.label), label);
@@ -376,6 +478,7 @@ static enum p11p_status find_slot(struct p11p_hsm_token *t,
             memcpy(t->serial, serial, sizeof(t->serial));
         }
     }
+    p11p_hsm_module_leave(t, false);
     if (found == 1) {
         return P11P_OK;
     }
@@ -415,7 +518,7 @@ enum p11p_status p11p_hsm_module_token_open(const struct p11p_conf_token *conf,
     atomic_init(&t->emulated, 0);
     pthread_mutex_init(&t->mu, NULL);
     t->pid = getpid();
-    rc = module_acquire(name, conf->hsm_module, &t->mod);
+    rc = module_acquire(name, conf->hsm_module, conf->data_dir, &t->mod);
     if (rc != P11P_OK) {
         goto out;
     }
@@ -457,9 +560,11 @@ void p11p_hsm_module_token_unref(struct p11p_hsm_token *t)
         return;
     }
     if (p11p_hsm_module_is_usable(t)) {
+        p11p_hsm_module_enter(t, false);
         for (size_t i = 0; i < t->n_pool; i++) {
             t->fl->C_CloseSession(t->pool[i]);
         }
+        p11p_hsm_module_leave(t, false);
         pthread_mutex_destroy(&t->mu);
     }
     /* In a forked child the sessions are the parent's: forget them. */
@@ -483,8 +588,10 @@ enum p11p_status p11p_hsm_module_session_get(struct p11p_hsm_token *t,
         return P11P_OK;
     }
     pthread_mutex_unlock(&t->mu);
+    p11p_hsm_module_enter(t, false);
     rv = t->fl->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
                               NULL, NULL, out);
+    p11p_hsm_module_leave(t, false);
     if (rv != CKR_OK) {
         return p11p_hsm_module_fail(t, "C_OpenSession", rv, NULL);
     }
@@ -516,13 +623,19 @@ void p11p_hsm_module_session_put(struct p11p_hsm_token *t, CK_SESSION_HANDLE h,
         }
         pthread_mutex_unlock(&t->mu);
     }
+    p11p_hsm_module_enter(t, false);
     t->fl->C_CloseSession(h);
+    p11p_hsm_module_leave(t, false);
 }
 
 enum p11p_status p11p_hsm_module_token_info(struct p11p_hsm_token *t,
                                             CK_TOKEN_INFO *out)
 {
-    CK_RV rv = t->fl->C_GetTokenInfo(t->slot, out);
+    CK_RV rv;
+
+    p11p_hsm_module_enter(t, false);
+    rv = t->fl->C_GetTokenInfo(t->slot, out);
+    p11p_hsm_module_leave(t, false);
 
     return rv == CKR_OK ? P11P_OK
                         : p11p_hsm_module_fail(t, "C_GetTokenInfo", rv, NULL);

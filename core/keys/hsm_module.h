@@ -78,6 +78,39 @@ enum p11p_status p11p_hsm_module_session_get(struct p11p_hsm_token *t,
 void p11p_hsm_module_session_put(struct p11p_hsm_token *t, CK_SESSION_HANDLE h,
                                  bool clean);
 
+/*
+ * The cross-process lock around backing calls. SoftHSM2's file store
+ * rewrites a token's files in place (truncate, then write): a process that
+ * reads them meanwhile (C_GetTokenInfo, C_FindObjects, even C_Sign) sees a
+ * half-written token and fails with CKR_GENERAL_ERROR ("Token integrity
+ * check failed", SoftHSMv2 issue 757). So every backing call of
+ * p11portal runs under an flock on <data_dir>/hsm.lock: shared for calls
+ * that only read (one flock per process, however many threads read),
+ * exclusive for calls that write the store (C_GenerateKeyPair,
+ * C_CreateObject, C_DestroyObject, C_SetAttributeValue, C_Login, C_InitPIN,
+ * C_SetPIN, C_InitToken). Processes of p11portal sharing a data folder are
+ * serialised; other applications writing the backing token are not. Enter
+ * and leave pair up around one call (never across an application's
+ * calls). No lock file (no data folder): no-ops.
+ */
+void p11p_hsm_module_enter(struct p11p_hsm_token *t, bool write);
+void p11p_hsm_module_leave(struct p11p_hsm_token *t, bool write);
+
+/*
+ * Keys generated (or imported) in the backing token whose p11portal
+ * objects are not committed to the cache yet: adoption (hsm_adopt.c) must
+ * not take them for foreign keys. Generation holds the shared side of
+ * <data_dir>/hsm-pending.lock from before the backing call until the
+ * caller committed the key's objects (p11p_keystore_pending_done);
+ * adoption runs only when it gets the exclusive side at once (else it is
+ * deferred to the next login). A crashed process drops its lock with its
+ * descriptors.
+ */
+void p11p_hsm_module_pending_begin(struct p11p_hsm_token *t);
+void p11p_hsm_module_pending_end(struct p11p_hsm_token *t);
+bool p11p_hsm_module_pending_try_exclusive(struct p11p_hsm_token *t);
+void p11p_hsm_module_pending_exclusive_end(struct p11p_hsm_token *t);
+
 /* Reads the backing CK_TOKEN_INFO. */
 enum p11p_status p11p_hsm_module_token_info(struct p11p_hsm_token *t,
                                             CK_TOKEN_INFO *out);

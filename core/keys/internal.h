@@ -136,4 +136,8 @@ enum p11p_status p11p_evp_op_verify(EVP_PKEY *pub, const CK_MECHANISM *mech,
 /* A public-only copy of pkey in the private libctx. */
 enum p11p_status p11p_keyattrs_public_copy(EVP_PKEY *pkey, EVP_PKEY **out);
 
+/* keystore.c: takes the pending hold of a generation or import (see
+ * p11p_keystore_pending_done). */
+void p11p_keystore_pending_hold(struct p11p_keystore *ks);
+
 #endif

@@ -7,6 +7,8 @@
  */
 #include "core/keys/backend.h"
 #include "core/keys/hsm.h"
+#include "core/keys/hsm_module.h"
+#include "core/keys/internal.h"
 
 enum p11p_status p11p_keystore_adopt(struct p11p_keystore *ks,
                                      struct p11p_cache *cache, size_t *out_n)
@@ -19,6 +21,20 @@ enum p11p_status p11p_keystore_adopt(struct p11p_keystore *ks,
         return P11P_OK;
     }
     return p11p_hsm_adopt_keys((struct p11p_hsm_ks *)ks, cache, out_n);
+}
+
+void p11p_keystore_pending_hold(struct p11p_keystore *ks)
+{
+    if (ks != NULL && ks->backend == &p11p_hsm_backend) {
+        p11p_hsm_module_pending_begin(((struct p11p_hsm_ks *)ks)->tok);
+    }
+}
+
+void p11p_keystore_pending_done(struct p11p_keystore *ks)
+{
+    if (ks != NULL && ks->backend == &p11p_hsm_backend) {
+        p11p_hsm_module_pending_end(((struct p11p_hsm_ks *)ks)->tok);
+    }
 }
 
 enum p11p_status p11p_keystore_store_cert(struct p11p_keystore *ks,

@@ -82,7 +82,7 @@ for spec in $keys; do
     [ "$(grep -c "label: *$label\$" objects.txt)" -ge 3 ] ||
         fail "$label: expected private key, public key and certificate"
     p11 --read-object --type cert --id "$id" --output-file "$label.der" >/dev/null
-    openssl x509 -inform DER -in "$label.der" -noout -subject | grep -q "CN *= *$label" ||
+    openssl x509 -inform DER -in "$label.der" -noout -subject | grep "CN *= *$label" >/dev/null ||
         fail "$label: wrong certificate subject"
     openssl x509 -inform DER -in "$label.der" -noout -pubkey >"$label.pub.pem"
     case ${spec##*:} in
@@ -114,7 +114,7 @@ check_backing_keys --generated 3 "${ids[@]}"
 # Deleting through p11portal deletes the backing key.
 id=$(key_id_hsm hsm-EC-prime256v1)
 p11 --login --pin "$HSM_USER_PIN" --delete-object --type privkey --id "$id"
-if backing_keys | grep -q "^$id "; then
+if backing_keys | grep "^$id " >/dev/null; then
     fail "the backing key $id survived its deletion"
 fi
 echo "PASS"

@@ -87,6 +87,10 @@ token_config() {
         if is_hsm; then
             printf 'key_backend = hsm\nhsm_module = %s\nhsm_token_label = %s\n' \
                 "$SOFTHSM_MODULE" "$HSM_TOKEN_LABEL"
+            # P11P_TEST_HSM_ADOPT=1: every user login adopts backing keys.
+            if [ -n "${P11P_TEST_HSM_ADOPT:-}" ]; then
+                printf 'hsm_adopt_keys = true\n'
+            fi
         fi
         for l in "$@"; do
             printf '%s\n' "$l"
@@ -225,7 +229,7 @@ export_certs() {
         iss=$(openssl x509 -in "$dir/$i.pem" -noout -issuer -nameopt RFC2253)
         if [ "${subj#subject=}" = "${iss#issuer=}" ]; then
             cp "$dir/$i.pem" "$dir/root.pem"
-        elif openssl x509 -in "$dir/$i.pem" -noout -ext basicConstraints 2>/dev/null | grep -q 'CA:TRUE'; then
+        elif openssl x509 -in "$dir/$i.pem" -noout -ext basicConstraints 2>/dev/null | grep 'CA:TRUE' >/dev/null; then
             cat "$dir/$i.pem" >>"$dir/inter.pem"
         else
             cp "$dir/$i.pem" "$dir/leaf-$l.pem"
@@ -312,6 +316,6 @@ check_backing_keys() {
         fi
     done <<<"$keys"
     for id in "$@"; do
-        printf '%s\n' "$keys" | grep -q "^$id " || fail "SoftHSM2 has no private key with CKA_ID $id"
+        printf '%s\n' "$keys" | grep "^$id " >/dev/null || fail "SoftHSM2 has no private key with CKA_ID $id"
     done
 }

@@ -18,10 +18,10 @@ p11p_prov_is_softhsm && skip "enrollment needs libp11portal.so"
 ossl genpkey -provider p11portal -provider default -algorithm EC -pkeyopt group:P-256 \
     -pkeyopt label:web01 -pkeyopt subject:CN=web01.example.com \
     -pkeyopt sans:DNS:web01.example.com -out web01.pem
-head -1 web01.pem | grep -q -- "-----BEGIN PKCS#11 PROVIDER URI-----"
+head -1 web01.pem | grep -- "-----BEGIN PKCS#11 PROVIDER URI-----" >/dev/null
 ossl genpkey -algorithm RSA -pkeyopt bits:2048 -pkeyopt label:rsa01 \
     -pkeyopt subject:CN=rsa01.example.com -pkeyopt sans:DNS:rsa01.example.com -out rsa01.pem
-head -1 rsa01.pem | grep -q -- "-----BEGIN PKCS#11 PROVIDER URI-----"
+head -1 rsa01.pem | grep -- "-----BEGIN PKCS#11 PROVIDER URI-----" >/dev/null
 # Without "default_properties = ?provider=p11portal" in openssl.cnf,
 # OpenSSL 3.0 re-sorts its providers by name when -provider repeats one the
 # configuration activated, and the default provider's key generation comes
@@ -31,7 +31,7 @@ echo "+ OPENSSL_CONF=noalg.cnf openssl genpkey -provider p11portal -provider def
 OPENSSL_CONF=noalg.cnf openssl genpkey -provider p11portal -provider default \
     -propquery '?provider=p11portal' -algorithm EC -pkeyopt group:P-256 \
     -pkeyopt label:web02 -pkeyopt subject:CN=web02.example.com -out web02.pem
-head -1 web02.pem | grep -q -- "-----BEGIN PKCS#11 PROVIDER URI-----"
+head -1 web02.pem | grep -- "-----BEGIN PKCS#11 PROVIDER URI-----" >/dev/null
 
 # The issued certificate is on the token, next to its key.
 ossl storeutl -certs 'pkcs11:object=web01' | tee web01-certs.txt
@@ -40,7 +40,7 @@ ossl storeutl -certs -out web01.crt 'pkcs11:token=factory;object=web01;type=cert
 ossl x509 -in web01.crt -noout -subject -ext subjectAltName | tee web01-subj.txt
 grep -Eq "subject=CN ?= ?web01.example.com" web01-subj.txt
 grep -q "DNS:web01.example.com" web01-subj.txt
-ossl storeutl -keys 'pkcs11:token=factory;object=web01' | grep -q "Total found: 1"
+ossl storeutl -keys 'pkcs11:token=factory;object=web01' | grep "Total found: 1" >/dev/null
 # Its public key is the token key's.
 ossl pkey -in web01.pem -pubout -out web01.pub
 ossl x509 -in web01.crt -noout -pubkey >web01.crt.pub

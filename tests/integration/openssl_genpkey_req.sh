@@ -23,13 +23,13 @@ ossl genpkey -algorithm RSA -pkeyopt bits:2048 -pkeyopt label:rsa01 -out rsa01.p
 ossl genpkey -algorithm ED25519 -pkeyopt label:ed01 -out ed01.pem
 [ "$(count_keys)" -eq 4 ]
 for f in web01 web02 rsa01 ed01; do
-    head -1 "$f.pem" | grep -q -- "-----BEGIN PKCS#11 PROVIDER URI-----"
+    head -1 "$f.pem" | grep -- "-----BEGIN PKCS#11 PROVIDER URI-----" >/dev/null
     ossl asn1parse -in "$f.pem" | tee "$f.asn1"
     grep -q "VISIBLESTRING *:PKCS#11 Provider URI v1.0" "$f.asn1"
     grep -q "UTF8STRING *:pkcs11:.*object=$f" "$f.asn1"
 done
 # The requested CKA_ID is used; without one, SHA-1 of the public key.
-ossl storeutl -keys "$P11P_TOKEN_URI;id=%a1%b2" | grep -q "Total found: 1"
+ossl storeutl -keys "$P11P_TOKEN_URI;id=%a1%b2" | grep "Total found: 1" >/dev/null
 grep -q "id=%" web02.asn1
 
 # The reference file works wherever a key file is accepted.
@@ -50,9 +50,9 @@ ossl verify -CAfile web02.resigned.crt web02.resigned.crt
 
 # Plain generation stays in memory (TLS key shares take this path too).
 ossl genpkey -algorithm EC -pkeyopt group:P-256 -out soft.pem
-head -1 soft.pem | grep -q -- "-----BEGIN PRIVATE KEY-----"
+head -1 soft.pem | grep -- "-----BEGIN PRIVATE KEY-----" >/dev/null
 ossl genpkey -algorithm RSA -pkeyopt bits:2048 -out soft-rsa.pem
-head -1 soft-rsa.pem | grep -q -- "-----BEGIN PRIVATE KEY-----"
+head -1 soft-rsa.pem | grep -- "-----BEGIN PRIVATE KEY-----" >/dev/null
 OPENSSL_CONF=/dev/null openssl pkey -in soft.pem -noout
 [ "$(count_keys)" -eq 4 ]
 
@@ -84,7 +84,7 @@ else
     ossl genpkey -algorithm EC -pkeyopt group:P-256 -pkeyopt label:enr01 \
         -pkeyopt subject:CN=enr01 -pkeyopt sans:DNS:enr01.example.com \
         -out enr01.pem
-    ossl storeutl -certs "$P11P_TOKEN_URI;object=enr01" | grep -q "Total found: 1"
+    ossl storeutl -certs "$P11P_TOKEN_URI;object=enr01" | grep "Total found: 1" >/dev/null
 fi
 
 p11p_prov_check_canaries

@@ -19,7 +19,7 @@ for k in rsa1 ec256 ed1; do
 done
 ossl req -new -key "$(key rsa1)" -sigopt rsa_padding_mode:pss -sha384 \
     -subj "/CN=pss.example.com" -out pss.csr
-ossl req -in pss.csr -verify -noout -text | grep -q "rsassaPss"
+ossl req -in pss.csr -verify -noout -text | grep "rsassaPss" >/dev/null
 
 # Self-signed certificate with a token key.
 ossl req -new -x509 -days 10 -key "$(key ec256)" -subj "/CN=self" -out self.crt

@@ -160,11 +160,11 @@ p11 --login --pin "$USER_PIN" --delete-object --type cert --id "$id"
 p11 --login --pin "$USER_PIN" --delete-object --type privkey --id "$id"
 p11 --login --pin "$USER_PIN" --delete-object --type pubkey --id "$id"
 p11 --login --pin "$USER_PIN" --list-objects >objects.txt
-if grep -q "label: *$label\$" objects.txt && grep -B1 "label: *$label\$" objects.txt | grep -q 'Key Object\|Certificate Object'; then
+if grep -q "label: *$label\$" objects.txt && grep -B1 "label: *$label\$" objects.txt | grep 'Key Object\|Certificate Object' >/dev/null; then
     fail "$label objects still listed after delete"
 fi
 if is_hsm; then
-    if backing_keys | grep -q "^$id "; then
+    if backing_keys | grep "^$id " >/dev/null; then
         fail "the backing key $id survived its deletion through p11portal"
     fi
     check_backing_keys --generated 5

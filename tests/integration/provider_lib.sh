@@ -334,7 +334,7 @@ p11p_prov_token_ca() {
     : >inter.crt
     P11P_CA_COUNT=0
     for f in token-certs/[0-9]*.pem; do
-        if openssl x509 -in "$f" -noout -ext basicConstraints 2>/dev/null | grep -q "CA:TRUE"; then
+        if openssl x509 -in "$f" -noout -ext basicConstraints 2>/dev/null | grep "CA:TRUE" >/dev/null; then
             P11P_CA_COUNT=$((P11P_CA_COUNT + 1))
             subj=$(openssl x509 -in "$f" -noout -subject)
             iss=$(openssl x509 -in "$f" -noout -issuer)

@@ -53,7 +53,7 @@ flow() {
     st=$(order_field "$name-appr" state)
     [ "$st" = issued ] || fail "$name: approved order is $st after the next session"
     id=$(key_id "$name-appr")
-    p11 --list-objects --type cert 2>/dev/null | grep -q "ID: *$id" ||
+    p11 --list-objects --type cert 2>/dev/null | grep "ID: *$id" >/dev/null ||
         fail "$name: approved certificate not on the token"
 
     # 3. Declined: the order object says rejected and why.

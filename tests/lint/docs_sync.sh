@@ -31,7 +31,7 @@ want=$(sed -n '/#define P11P_STATUS_LIST/,/^$/p' "$status_h" | grep -o 'X([A-Z_]
 have=$(grep -E '^\| [0-9]+ \| `[A-Z_]+` \|' docs/troubleshooting.md | sed -E 's/^\| ([0-9]+) \| `([A-Z_]+)`.*/\1 \2/')
 i=0
 for name in $want; do
-    if ! printf '%s\n' "$have" | grep -q -x "$i $name"; then
+    if ! printf '%s\n' "$have" | grep -x "$i $name" >/dev/null; then
         echo "docs/troubleshooting.md: ulDeviceError $i should be $name"
         bad=$((bad + 1))
     fi
