@@ -260,6 +260,23 @@ void p11p_cache_order_list_free(struct p11p_order *orders, size_t n);
 /* Frees the fields of an order (not the struct). NULL-safe. */
 void p11p_order_clear(struct p11p_order *o);
 
+/* ---- orders by MAC and by label (cache/batch.c, p11portal batch) ---- */
+
+/* *out true if an order of the token other than a REJECTED one has the
+ * MAC mac ("aa:bb:cc:dd:ee:ff", as orders store it), inside t (so that the
+ * check and the insert of a new order are one atomic step). */
+enum p11p_status p11p_cache_order_mac_used(struct p11p_cache_txn *t,
+                                           const char *mac, bool *out);
+
+/* The id of the newest order with that MAC, or with that label;
+ * P11P_ERR_NOT_FOUND if none. */
+enum p11p_status p11p_cache_order_newest_by_mac(struct p11p_cache *c,
+                                                const char *mac,
+                                                int64_t *out_id);
+enum p11p_status p11p_cache_order_newest_by_label(struct p11p_cache *c,
+                                                  const char *label,
+                                                  int64_t *out_id);
+
 /* ---- order locks: one process submits or polls an order at a time ---- */
 
 /* Takes the lock on order id for owner (a unique string per process and

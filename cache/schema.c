@@ -79,9 +79,18 @@ static const char migrate_0_to_1[] =
     "CREATE TABLE schema_version (version INTEGER NOT NULL);"
     "INSERT INTO schema_version(version) VALUES(0);";
 
+/* Version 1 -> 2 (issue 7, p11portal batch): orders found by MAC (an
+ * explicit MAC is refused when an order of the token already has it) and
+ * by label (a batch resumes CSV rows without a MAC by their label). IF NOT
+ * EXISTS: a database set back to version 1 by hand migrates again. */
+static const char migrate_1_to_2[] =
+    "CREATE INDEX IF NOT EXISTS orders_mac ON orders(mac);"
+    "CREATE INDEX IF NOT EXISTS orders_label ON orders(label);";
+
 /* migrations[v]: version v -> v + 1. Append only. */
 static const char *const migrations[] = {
     migrate_0_to_1,
+    migrate_1_to_2,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

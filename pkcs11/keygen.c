@@ -121,8 +121,6 @@ static CK_RV build_attrs(const CK_ATTRIBUTE *tmpl, CK_ULONG n,
                          CK_OBJECT_CLASS klass, CK_KEY_TYPE kt,
                          CK_MECHANISM_TYPE mech, struct p11p_attrlist *l)
 {
-    bool sensitive = true;
-    bool is_priv = klass == CKO_PRIVATE_KEY;
     enum p11p_status st = P11P_OK;
 
     for (CK_ULONG i = 0; i < n && st == P11P_OK; i++) {
@@ -131,63 +129,10 @@ static CK_RV build_attrs(const CK_ATTRIBUTE *tmpl, CK_ULONG n,
                                    tmpl[i].ulValueLen);
         }
     }
-    /* Defaults where the template is silent. */
-    static const struct {
-        CK_ATTRIBUTE_TYPE type;
-        bool pub_v;
-        bool priv_v;
-    } defaults[] = {
-        { CKA_TOKEN, true, true },
-        { CKA_PRIVATE, false, true },
-        { CKA_MODIFIABLE, true, true },
-        { CKA_DESTROYABLE, true, true },
-        { CKA_COPYABLE, false, false },
-        { CKA_DERIVE, false, false },
-        { CKA_VERIFY, true, false },
-        { CKA_SIGN, false, true },
-        { CKA_SENSITIVE, false, true },
-        { CKA_EXTRACTABLE, false, false },
-        { CKA_WRAP, false, false },
-        { CKA_UNWRAP, false, false },
-        { CKA_VERIFY_RECOVER, false, false },
-        { CKA_SIGN_RECOVER, false, false },
-    };
-    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-        CK_ATTRIBUTE_TYPE t = defaults[i].type;
-        bool v = is_priv ? defaults[i].priv_v : defaults[i].pub_v;
-
-        if (st != P11P_OK || p11p_attrlist_get0(l, t) != NULL
-            || p11p_schema_rule(klass, kt, t) == NULL) {
-            continue;
-        }
-        st = p11p_attrlist_set_bool(l, t, v);
-    }
-    if (st == P11P_OK && p11p_attrlist_get0(l, CKA_ENCRYPT) == NULL
-        && !is_priv) {
-        st = p11p_attrlist_set_bool(l, CKA_ENCRYPT, kt == CKK_RSA);
-    }
-    if (st == P11P_OK && p11p_attrlist_get0(l, CKA_DECRYPT) == NULL
-        && is_priv) {
-        st = p11p_attrlist_set_bool(l, CKA_DECRYPT, kt == CKK_RSA);
-    }
-    if (st == P11P_OK && is_priv) {
-        (void)p11p_attrlist_get_bool(l, CKA_SENSITIVE, &sensitive);
-        st = p11p_attrlist_set_bool(l, CKA_ALWAYS_SENSITIVE, sensitive);
-        if (st == P11P_OK) {
-            st = p11p_attrlist_set_bool(l, CKA_NEVER_EXTRACTABLE, true);
-        }
-    }
+    /* Defaults where the template is silent: one table for the module
+     * and p11portal batch (core/keys/keyattrs.c). */
     if (st == P11P_OK) {
-        st = p11p_attrlist_set_ulong(l, CKA_CLASS, klass);
-    }
-    if (st == P11P_OK) {
-        st = p11p_attrlist_set_ulong(l, CKA_KEY_TYPE, kt);
-    }
-    if (st == P11P_OK) {
-        st = p11p_attrlist_set_bool(l, CKA_LOCAL, true);
-    }
-    if (st == P11P_OK) {
-        st = p11p_attrlist_set_ulong(l, CKA_KEY_GEN_MECHANISM, mech);
+        st = p11p_keyattrs_add_defaults(l, klass, kt, mech);
     }
     return st == P11P_OK ? CKR_OK : CKR_HOST_MEMORY;
 }

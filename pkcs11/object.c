@@ -16,6 +16,7 @@
 
 #include "core/base/log.h"
 #include "core/enroll/enroll.h"
+#include "core/keys/keyobj.h"
 #include "p11portal/pkcs11-vendor.h"
 #include "pkcs11/attrs.h"
 #include "pkcs11/ckr.h"
@@ -596,7 +597,6 @@ CK_RV p11p_object_copy(struct p11p_session *s, CK_OBJECT_HANDLE h,
 CK_RV p11p_object_destroy(struct p11p_session *s, CK_OBJECT_HANDLE h)
 {
     struct p11p_cache_object o = { 0 };
-    struct p11p_cache_keyblob blob = { 0 };
     bool destroyable = true;
     enum p11p_status st = P11P_OK;
     CK_RV rv = CKR_OK;
@@ -611,21 +611,20 @@ CK_RV p11p_object_destroy(struct p11p_session *s, CK_OBJECT_HANDLE h)
         rv = CKR_ACTION_PROHIBITED;
         goto out;
     }
-    if (o.klass == CKO_PRIVATE_KEY) {
-        st = p11p_cache_keyblob_get(s->token->cache, o.id, &blob);
-        if (st == P11P_OK) {
-            st = p11p_keystore_destroy(s->token->ks, &blob);
-        }
-        if (st != P11P_OK && st != P11P_ERR_NOT_FOUND) {
-            p11p_session_set_status(s, st);
-            rv = p11p_ckr_from_status(st);
-            goto out;
-        }
+    /* The backing key material, then the object: the same path as
+     * p11portal delete (core/keys/keyobj.c). */
+    st = p11p_keyobj_destroy(s->token->ks, s->token->cache, o.id);
+    if (o.klass == CKO_PRIVATE_KEY
+        && (st == P11P_OK || st == P11P_ERR_NOT_FOUND)) {
         p11p_slot_key_forget(s->token, h);
     }
-    rv = delete_object(s, o.id);
+    if (st == P11P_ERR_NOT_FOUND) {
+        rv = CKR_OBJECT_HANDLE_INVALID;
+    } else if (st != P11P_OK) {
+        p11p_session_set_status(s, st);
+        rv = p11p_ckr_from_status(st);
+    }
 out:
-    p11p_cache_keyblob_clear(&blob);
     p11p_cache_object_clear(&o);
     return rv;
 }

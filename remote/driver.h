@@ -35,6 +35,15 @@ struct p11p_enroll_req {
     unsigned term_days;  /* 0: default */
     const char *label;
     const char *mac; /* or NULL */
+    /* When the order was created (unix seconds; 0 unknown): reconciliation
+     * (find_req) knows that a certificate issued well before it is not
+     * this order's. */
+    int64_t created;
+    /* renew only: the CSR is for a new key. A portal renew call that
+     * reuses the old CSR cannot serve it: such a driver answers
+     * P11P_ERR_UNSUPPORTED without sending anything, and the engine
+     * enrolls the renewal as a new order instead. */
+    bool new_key;
 };
 
 /* Where the portal says an order is. */
@@ -142,8 +151,11 @@ struct p11p_driver {
     enum p11p_status (*batch_submit)(void *state,
                                      const struct p11p_enroll_req *reqs,
                                      size_t n, struct p11p_remote_result *res);
-    /* Polls job job_id. res->state: the job's (PENDING_APPROVAL,
-     * PROCESSING, ISSUED when complete, REJECTED with res->message).
+    /* Polls job job_id ("name:<job request token>" finds a job whose
+     * submission outcome is unknown by the name it was created with;
+     * UNKNOWN if the portal has none). res->state: the job's
+     * (PENDING_APPROVAL, PROCESSING, ISSUED when complete, REJECTED with
+     * res->message).
      * When ISSUED, items[i] (n of them, in submission order) get each
      * request's certificate and chain (state ISSUED) or its refusal. */
     enum p11p_status (*batch_collect)(void *state, const char *job_id,

@@ -14,7 +14,8 @@ target_sources(p11p_remote PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/sectigo/sectigo_json.c
   ${CMAKE_CURRENT_LIST_DIR}/digicert/digicert.c
   ${CMAKE_CURRENT_LIST_DIR}/digicert/digicert_api.c
-  ${CMAKE_CURRENT_LIST_DIR}/digicert/digicert_json.c)
+  ${CMAKE_CURRENT_LIST_DIR}/digicert/digicert_json.c
+  ${CMAKE_CURRENT_LIST_DIR}/digicert/digicert_batch.c)
 find_package(Threads REQUIRED)
 target_link_libraries(p11p_remote PUBLIC PkgConfig::CURL PkgConfig::CJSON
   OpenSSL::Crypto OpenSSL::SSL Threads::Threads)

@@ -4,15 +4,20 @@
 # The main job of p11portal, shown with stock tools on the embedded default
 # (no configuration file, no portal account, no network): pkcs11-tool
 # generates a key on the token, the embedded local CA issues a certificate
-# for it, and the openssl CLI checks the signature and the chain.
+# for it, and the openssl CLI checks the signature and the chain. Then the
+# p11portal tool provisions a small factory batch (MAC-address devices) on
+# a second, configured token, shows the token's status and orders, and
+# exports one device's certificate chain.
 #
 # Environment: P11P_BUILD_DIR (default build), P11P_MODULE (default
-# $P11P_BUILD_DIR/pkcs11/libp11portal.so). Exits non-zero on any failure.
+# $P11P_BUILD_DIR/pkcs11/libp11portal.so), P11P_TOOL (default
+# $P11P_BUILD_DIR/tools/p11portal). Exits non-zero on any failure.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${P11P_BUILD_DIR:-$root/build}
 module=${P11P_MODULE:-$build/pkcs11/libp11portal.so}
+ptool=${P11P_TOOL:-$build/tools/p11portal}
 
 # Demo PINs: obvious on purpose, and never printed (commands below show
 # them as $SO_PIN / $USER_PIN; pkcs11-tool does not echo them).
@@ -31,6 +36,7 @@ show() {
     line=${line//$SO_PIN/\$SO_PIN}
     line=${line//$USER_PIN/\$USER_PIN}
     line=${line//$module/libp11portal.so}
+    line=${line//$ptool/p11portal}
     printf '    $ %s\n' "$line"
     "$@"
 }
@@ -49,9 +55,10 @@ done
 if [ -z "${P11P_MODULE:-}" ]; then
     step "Build libp11portal.so if needed (cmake, in $build)."
     cmake -S "$root" -B "$build" >/dev/null
-    cmake --build "$build" -j "$(nproc)" --target p11portal-pkcs11 >/dev/null
+    cmake --build "$build" -j "$(nproc)" --target p11portal-pkcs11 p11portal-tool >/dev/null
 fi
 [ -f "$module" ] || fail "module not found: $module"
+[ -x "$ptool" ] || fail "p11portal tool not found: $ptool"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -136,4 +143,40 @@ if [ -s intermediate.pem ]; then
 fi
 show openssl verify -CAfile root.pem "${untrusted[@]}" leaf.pem || fail "chain does not verify"
 
-printf '\nDemo complete: a key generated on the token got a certificate from the local CA, and openssl verified both the signature and the chain.\n'
+step "A factory line: a token configured with a MAC-address range (still the embedded local CA, no account). Its configuration file:"
+cat >"$work/factory.conf" <<'CONF'
+[token "factory"]
+driver = local
+mac_start = 02:00:5e:10:00:00
+mac_end = 02:00:5e:10:ff:ff
+CONF
+sed 's/^/    /' "$work/factory.conf"
+export P11PORTAL_CONF=$work/factory.conf
+p11 --init-token --label factory --so-pin "$SO_PIN" >/dev/null || fail "C_InitToken (factory)"
+p11 --init-pin --login --login-type so --so-pin "$SO_PIN" --pin "$USER_PIN" >/dev/null || fail "C_InitPIN (factory)"
+# The tool reads the PIN from a file only its owner can read (never an
+# argument, which would show in ps).
+(umask 077 && printf '%s\n' "$USER_PIN" >"$work/pin")
+
+step "What a batch of 8 devices would do (--dry-run touches nothing)."
+show "$ptool" batch --start-mac 02:00:5e:10:00:01 --count 8 --dry-run || fail "batch --dry-run"
+
+step "Provision them: for each MAC a key pair on the token, a CSR, an order, the certificate and chain next to the key; a CSV report."
+show "$ptool" batch --start-mac 02:00:5e:10:00:01 --count 8 --pin-source "$work/pin" --report report.csv ||
+    fail "batch"
+cut -d, -f2,5,6,9,10 report.csv | sed "s/^/    /"
+
+step "Run the same command again: it resumes, so nothing is ordered twice."
+show "$ptool" batch --start-mac 02:00:5e:10:00:01 --count 8 --pin-source "$work/pin" --report report.csv ||
+    fail "batch (resume)"
+
+step "The token's status and its orders."
+show "$ptool" status || fail "status"
+show "$ptool" orders || fail "orders"
+
+step "Export one device's certificate with its chain (PEM), and check it with openssl."
+show "$ptool" export --label 02:00:5e:10:00:05 --chain --out dev5.pem || fail "export"
+openssl crl2pkcs7 -nocrl -certfile dev5.pem | openssl pkcs7 -print_certs -noout | grep subject= | sed 's/^/    /'
+openssl x509 -in dev5.pem -noout -subject | grep 'CN *= *02:00:5e:10:00:05' >/dev/null || fail "the exported certificate is not device 5's"
+
+printf '\nDemo complete: a key generated on the token got a certificate from the local CA, and openssl verified both the signature and the chain; then a batch of 8 MAC-address devices was provisioned, resumed without a second order, listed and exported.\n'

@@ -14,7 +14,8 @@ packages=(
     libsqlite3-dev sqlite3
     libp11-kit-dev p11-kit
     libcurl4-openssl-dev libcjson-dev libinih-dev libzip-dev
-    softhsm2 opensc gnutls-bin libengine-pkcs11-openssl
+    softhsm2 opensc gnutls-bin libengine-pkcs11-openssl p11-kit-modules
+    dpkg-dev man-db groff-base
     python3 python3-cryptography
     shellcheck
 )

@@ -53,7 +53,8 @@ case $1 in
 demo)
     ./scripts/install-deps.sh
     build "$build_root/dev"
-    P11P_MODULE="$build_root/dev/pkcs11/libp11portal.so" ./scripts/demo.sh
+    P11P_MODULE="$build_root/dev/pkcs11/libp11portal.so" \
+        P11P_TOOL="$build_root/dev/tools/p11portal" ./scripts/demo.sh
     ;;
 test)
     ./scripts/install-deps.sh

@@ -19,7 +19,8 @@
 #include "core/base/log.h"
 #include "core/base/secret.h"
 
-#define PIN_MAX 256
+#define PIN_MAX    256
+#define SECRET_MAX 1024
 
 enum p11p_exit p11p_tool_exit_of(enum p11p_status st)
 {
@@ -158,7 +159,7 @@ int p11p_tool_getopt(struct p11p_tool *t, int argc, char **argv,
         memcpy(all, own, n_own * sizeof(*all));
     }
     memcpy(all + n_own, common_opts, sizeof(common_opts));
-    snprintf(shorts, sizeof(shorts), "+vqh%s",
+    snprintf(shorts, sizeof(shorts), "vqh%s",
              own_short != NULL ? own_short : "");
 
     optind = 1;
@@ -222,19 +223,20 @@ int p11p_tool_getopt(struct p11p_tool *t, int argc, char **argv,
     return 0;
 }
 
-/* ---- the PIN ---- */
+/* ---- secrets: the PIN, package passwords ---- */
 
-static enum p11p_status pin_from_file(const struct p11p_tool *t,
-                                      struct p11p_secret **out)
+static enum p11p_status secret_from_file(const struct p11p_tool *t,
+                                         const struct p11p_tool_secret_src *src,
+                                         struct p11p_secret **out)
 {
-    unsigned char buf[PIN_MAX + 2];
+    unsigned char buf[SECRET_MAX + 2];
     struct stat st;
     ssize_t n;
     size_t len = 0;
-    int fd = open(t->pin_source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(src->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
     if (fd < 0) {
-        p11p_tool_fail(t, 0, "--pin-source %s: %s", t->pin_source,
+        p11p_tool_fail(t, 0, "%s %s: %s", src->option, src->file,
                        strerror(errno));
         return P11P_ERR_INVALID_INPUT;
     }
@@ -242,9 +244,9 @@ static enum p11p_status pin_from_file(const struct p11p_tool *t,
         || (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
         close(fd);
         p11p_tool_fail(t, 0,
-                       "--pin-source %s: must be a regular file readable by "
-                       "its owner only (chmod 600)",
-                       t->pin_source);
+                       "%s %s: must be a regular file readable by its owner "
+                       "only (chmod 600)",
+                       src->option, src->file);
         return P11P_ERR_INVALID_INPUT;
     }
     while (len < sizeof(buf)
@@ -258,10 +260,11 @@ static enum p11p_status pin_from_file(const struct p11p_tool *t,
             break;
         }
     }
-    if (len == 0 || len > PIN_MAX) {
+    if (len > src->max || (len == 0 && !src->allow_empty)) {
         OPENSSL_cleanse(buf, sizeof(buf));
-        p11p_tool_fail(t, 0, "--pin-source %s: no PIN on its first line",
-                       t->pin_source);
+        p11p_tool_fail(t, 0, "%s %s: %s", src->option, src->file,
+                       len == 0 ? "nothing on its first line"
+                                : "the first line is too long");
         return P11P_ERR_INVALID_INPUT;
     }
     *out = p11p_secret_dup(buf, len);
@@ -269,10 +272,11 @@ static enum p11p_status pin_from_file(const struct p11p_tool *t,
     return *out != NULL ? P11P_OK : P11P_ERR_NOMEM;
 }
 
-static enum p11p_status pin_from_tty(const struct p11p_tool *t,
-                                     struct p11p_secret **out)
+static enum p11p_status secret_from_tty(const struct p11p_tool *t,
+                                        const struct p11p_tool_secret_src *src,
+                                        struct p11p_secret **out)
 {
-    char buf[PIN_MAX + 2];
+    char buf[SECRET_MAX + 2];
     struct termios old, quiet;
     bool echo_off;
     size_t len;
@@ -280,12 +284,11 @@ static enum p11p_status pin_from_tty(const struct p11p_tool *t,
 
     if (tty == NULL) {
         p11p_tool_fail(t, 0,
-                       "the token \"%s\" needs its user PIN: set P11PORTAL_PIN "
-                       "or pass --pin-source FILE (no terminal to ask)",
-                       t->tok->name);
+                       "%s needed: set %s or pass %s FILE (no terminal to ask)",
+                       src->what, src->env, src->option);
         return P11P_ERR_INVALID_INPUT;
     }
-    fprintf(tty, "User PIN of token \"%s\": ", t->tok->name);
+    fprintf(tty, "%s: ", src->what);
     fflush(tty);
     echo_off = tcgetattr(fileno(tty), &old) == 0;
     if (echo_off) {
@@ -302,9 +305,10 @@ static enum p11p_status pin_from_tty(const struct p11p_tool *t,
     fputc('\n', tty);
     fclose(tty);
     len = strcspn(buf, "\r\n");
-    if (len == 0) {
+    if (len > src->max || (len == 0 && !src->allow_empty)) {
         OPENSSL_cleanse(buf, sizeof(buf));
-        p11p_tool_fail(t, 0, "no PIN given");
+        p11p_tool_fail(t, 0, "%s: %s", src->what,
+                       len == 0 ? "nothing given" : "too long");
         return P11P_ERR_INVALID_INPUT;
     }
     *out = p11p_secret_dup(buf, len);
@@ -312,20 +316,42 @@ static enum p11p_status pin_from_tty(const struct p11p_tool *t,
     return *out != NULL ? P11P_OK : P11P_ERR_NOMEM;
 }
 
-enum p11p_status p11p_tool_read_pin(const struct p11p_tool *t,
-                                    struct p11p_secret **out)
+enum p11p_status p11p_tool_read_secret(const struct p11p_tool *t,
+                                       const struct p11p_tool_secret_src *src,
+                                       struct p11p_secret **out)
 {
-    const char *env = getenv("P11PORTAL_PIN");
+    const char *env = src->env != NULL ? getenv(src->env) : NULL;
 
     *out = NULL;
-    if (t->pin_source != NULL) {
-        return pin_from_file(t, out);
+    if (src->file != NULL) {
+        return secret_from_file(t, src, out);
     }
-    if (env != NULL && env[0] != '\0') {
+    if (env != NULL && (env[0] != '\0' || src->allow_empty)) {
+        if (strlen(env) > src->max) {
+            p11p_tool_fail(t, 0, "%s: too long", src->env);
+            return P11P_ERR_INVALID_INPUT;
+        }
         *out = p11p_secret_dup(env, strlen(env));
         return *out != NULL ? P11P_OK : P11P_ERR_NOMEM;
     }
-    return pin_from_tty(t, out);
+    return secret_from_tty(t, src, out);
+}
+
+enum p11p_status p11p_tool_read_pin(const struct p11p_tool *t,
+                                    struct p11p_secret **out)
+{
+    char what[128];
+    struct p11p_tool_secret_src src = {
+        .file = t->pin_source,
+        .option = "--pin-source",
+        .env = "P11PORTAL_PIN",
+        .what = what,
+        .allow_empty = false,
+        .max = PIN_MAX,
+    };
+
+    snprintf(what, sizeof(what), "User PIN of token \"%s\"", t->tok->name);
+    return p11p_tool_read_secret(t, &src, out);
 }
 
 /* ---- the token ---- */

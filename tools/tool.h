@@ -124,7 +124,27 @@ int p11p_tool_open(struct p11p_tool *t, unsigned need);
 /* Closes everything p11p_tool_open opened (logs out). Safe to call twice. */
 void p11p_tool_close(struct p11p_tool *t);
 
-/* Reads the user PIN: P11PORTAL_PIN, --pin-source FILE, or the terminal
+/* Where a secret comes from, in this order: file (an option's value: its
+ * first line; the file must be readable by its owner only), the
+ * environment variable env, or a prompt "what: " on the terminal with echo
+ * off. */
+struct p11p_tool_secret_src {
+    const char *file;   /* or NULL */
+    const char *option; /* "--pin-source", for messages */
+    const char *env;    /* "P11PORTAL_PIN" */
+    const char *what;   /* "User PIN of token \"x\"", the prompt */
+    bool allow_empty;   /* an empty secret is valid (PKCS#12 passwords) */
+    size_t max;         /* longest accepted, at most 1024 */
+};
+
+/* Reads a secret from src (see above). P11P_ERR_INVALID_INPUT, explained
+ * on stderr, if none is available, the file is readable by others or the
+ * secret is empty (unless allowed) or too long. */
+enum p11p_status p11p_tool_read_secret(const struct p11p_tool *t,
+                                       const struct p11p_tool_secret_src *src,
+                                       struct p11p_secret **out);
+
+/* Reads the user PIN: --pin-source FILE, P11PORTAL_PIN, or the terminal
  * prompt (echo off). P11P_ERR_INVALID_INPUT, explained on stderr, if none
  * is available or the file is readable by others. */
 enum p11p_status p11p_tool_read_pin(const struct p11p_tool *t,

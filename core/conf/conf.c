@@ -43,6 +43,7 @@ enum key_type {
     K_BOOL,
     K_MAC,     /* a MAC address in any notation */
     K_MAC_INC, /* a decimal number or a MAC-notation number, not 0 */
+    K_RENEW,   /* "same" or "new": sets a bool (true for "new") */
 };
 
 #define D_LOCAL    0x1u
@@ -77,6 +78,7 @@ static const struct key_def keys_table[] = {
     { "refresh_interval_s", K_UINT,    TOK(refresh_interval_s), D_ALL,    86400 },
     { "collect_budget_ms",  K_UINT,    TOK(collect_budget_ms),  D_ALL,    60000 },
     { "keep_key_on_reject", K_BOOL,    TOK(keep_key_on_reject), D_ALL,    0 },
+    { "renew_key",          K_RENEW,   TOK(renew_new_key),      D_ALL,    0 },
     { "mac_start",          K_MAC,     TOK(mac_start),          D_ALL,    0 },
     { "mac_end",            K_MAC,     TOK(mac_end),            D_ALL,    0 },
     { "mac_increment",      K_MAC_INC, TOK(mac_increment),      D_ALL,    0 },
@@ -488,6 +490,15 @@ static void set_value(struct parse_ctx *ctx, struct p11p_conf_token *t,
             return;
         }
         *(unsigned *)(void *)base = (unsigned)n;
+        return;
+    case K_RENEW:
+        if (strcmp(value, "same") != 0 && strcmp(value, "new") != 0) {
+            conf_error(ctx, ctx->line, k->name,
+                       "'%s': use same (renew with the same key) or new",
+                       value);
+            return;
+        }
+        *(bool *)(void *)base = strcmp(value, "new") == 0;
         return;
     case K_BOOL:
         for (size_t i = 0; i < sizeof(bools_table) / sizeof(bools_table[0]);

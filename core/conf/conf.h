@@ -54,6 +54,9 @@ struct p11p_conf_token {
     unsigned refresh_interval_s; /* min seconds between background
                                     collections, default 30 */
     bool keep_key_on_reject;     /* default false: no orphan key */
+    bool renew_new_key;          /* renew_key = new: p11portal renew makes a
+                                    new key pair (default same: the same
+                                    key, a new CSR) */
 
     /* MAC sequence (subject variable ${mac}); has_mac false if not set. */
     bool has_mac;

@@ -145,6 +145,56 @@ static void take_ckaid(const struct p11p_attrlist *priv,
     }
 }
 
+/* The caller's explicit MAC (p11portal batch, params has_mac): within the
+ * token's [mac_start, mac_end] and on no other order of the token but a
+ * REJECTED one (P11P_ERR_EXISTS), checked in t, the transaction that
+ * inserts the order. */
+static enum p11p_status explicit_mac(struct p11p_enroll *e,
+                                     struct p11p_cache_txn *t, uint64_t mac,
+                                     char str[18])
+{
+    bool used = false;
+    enum p11p_status rc;
+
+    p11p_subject_mac_format(mac, ':', false, str);
+    if (!e->conf->has_mac || mac < e->conf->mac_start
+        || mac > e->conf->mac_end) {
+        P11P_ERROR(COMP,
+                   "token \"%s\": MAC %s is outside the token's MAC range "
+                   "(mac_start/mac_end, %s)",
+                   p11p_submit_token_name(e), str, e->conf->source);
+        return P11P_ERR_INVALID_INPUT;
+    }
+    rc = p11p_cache_order_mac_used(t, str, &used);
+    if (rc == P11P_OK && used) {
+        P11P_DEBUG(COMP, "token \"%s\": MAC %s is already on an order",
+                   p11p_submit_token_name(e), str);
+        rc = P11P_ERR_EXISTS;
+    }
+    return rc;
+}
+
+/* The next MAC of the token's sequence that no order holds yet (a batch
+ * may have used MACs ahead of the sequence), consumed in t. */
+static enum p11p_status sequence_mac(struct p11p_enroll *e,
+                                     struct p11p_cache_txn *t, uint64_t *out)
+{
+    char str[18];
+    bool used = true;
+    enum p11p_status rc = P11P_OK;
+
+    /* Bounded: every turn consumes a value of a finite sequence. */
+    while (rc == P11P_OK && used) {
+        rc = p11p_cache_seq_next(t, "mac", e->conf->mac_start,
+                                 e->conf->mac_increment, e->conf->mac_end, out);
+        if (rc == P11P_OK) {
+            p11p_subject_mac_format(*out, ':', false, str);
+            rc = p11p_cache_order_mac_used(t, str, &used);
+        }
+    }
+    return rc;
+}
+
 /* Expands the subject and SAN templates into o (MAC consumed in t). */
 static enum p11p_status expand_names(struct p11p_enroll *e,
                                      struct p11p_cache_txn *t,
@@ -165,8 +215,15 @@ static enum p11p_status expand_names(struct p11p_enroll *e,
     v.label = o->label;
     v.id_hex = id_hex;
     v.token = e->conf->name;
-    if (p11p_subject_uses_mac(subj)
-        || (sans != NULL && p11p_subject_uses_mac(sans))) {
+    if (params->has_mac) {
+        rc = explicit_mac(e, t, params->mac, mac);
+        v.has_mac = true;
+        v.mac = params->mac;
+        if (rc == P11P_OK) {
+            rc = p11p_submit_set_str(&o->mac, mac);
+        }
+    } else if (p11p_subject_uses_mac(subj)
+               || (sans != NULL && p11p_subject_uses_mac(sans))) {
         if (!e->conf->has_mac) {
             P11P_ERROR(COMP,
                        "token \"%s\": the subject uses ${mac} but the "
@@ -174,9 +231,7 @@ static enum p11p_status expand_names(struct p11p_enroll *e,
                        p11p_submit_token_name(e), e->conf->source);
             return P11P_ERR_CONFIG;
         }
-        rc = p11p_cache_seq_next(t, "mac", e->conf->mac_start,
-                                 e->conf->mac_increment, e->conf->mac_end,
-                                 &v.mac);
+        rc = sequence_mac(e, t, &v.mac);
         if (rc == P11P_ERR_EXHAUSTED) {
             p11p_subject_mac_format(e->conf->mac_end, ':', false, mac);
             P11P_ERROR(COMP,
@@ -315,38 +370,24 @@ static enum p11p_status run_order(struct p11p_enroll *e, struct p11p_order *o,
     return rc;
 }
 
-enum p11p_status p11p_enroll_keypair(struct p11p_enroll *e,
-                                     const struct p11p_keygen_spec *spec,
-                                     const struct p11p_enroll_params *params,
-                                     struct p11p_attrlist *pub_attrs,
-                                     struct p11p_attrlist *priv_attrs,
-                                     struct p11p_enroll_result *out)
+/* Generates the key pair of spec and completes both attribute lists (see
+ * internal.h). */
+enum p11p_status
+p11p_engine_generate(struct p11p_enroll *e, const struct p11p_keygen_spec *spec,
+                     struct p11p_attrlist *pub_attrs,
+                     struct p11p_attrlist *priv_attrs, EVP_PKEY **out_pub,
+                     struct p11p_cache_keyblob *out_blob, struct p11p_order *o)
 {
-    enum p11p_status rc = P11P_ERR_INTERNAL;
     EVP_PKEY *pub = NULL;
     struct p11p_cache_keyblob blob;
-    struct p11p_key *key = NULL;
-    struct p11p_cache_txn *t = NULL;
-    struct p11p_cache_object pubobj;
-    struct p11p_cache_object privobj;
-    struct p11p_order o;
     unsigned char defid[20];
-    char *label = NULL;
-    bool stored = false, pending = false;
+    enum p11p_status rc;
 
     memset(&blob, 0, sizeof(blob));
-    memset(&pubobj, 0, sizeof(pubobj));
-    memset(&privobj, 0, sizeof(privobj));
-    memset(&o, 0, sizeof(o));
-    memset(out, 0, sizeof(*out));
-    label = params->label != NULL
-                ? strdup(params->label)
-                : p11p_attrlist_get_str(priv_attrs, CKA_LABEL);
     rc = p11p_keystore_generate(e->keys, spec, &pub, &blob);
     if (rc != P11P_OK) {
         goto out;
     }
-    pending = true; /* until the key's objects are committed or dropped */
     if (p11p_attrlist_get0(pub_attrs, CKA_ID) == NULL
         && p11p_attrlist_get0(priv_attrs, CKA_ID) == NULL) {
         rc = p11p_keyattrs_default_id(pub, defid);
@@ -364,12 +405,57 @@ enum p11p_status p11p_enroll_keypair(struct p11p_enroll *e,
         rc = add_private_public(pub_attrs, priv_attrs);
     }
     if (rc == P11P_OK) {
-        rc = p11p_keyattrs_spki_sha256(pub, o.pubkey_sha256);
+        rc = p11p_keyattrs_spki_sha256(pub, o->pubkey_sha256);
     }
     if (rc != P11P_OK) {
         goto out;
     }
-    take_ckaid(priv_attrs, pub_attrs, &o);
+    take_ckaid(priv_attrs, pub_attrs, o);
+    *out_pub = pub;
+    pub = NULL;
+    *out_blob = blob;
+    memset(&blob, 0, sizeof(blob));
+out:
+    if (blob.blob != NULL) {
+        p11p_keystore_destroy(e->keys, &blob); /* hsm: no orphan key */
+        p11p_keystore_pending_done(e->keys);
+    }
+    p11p_cache_keyblob_clear(&blob);
+    EVP_PKEY_free(pub);
+    return rc;
+}
+
+enum p11p_status p11p_enroll_keypair(struct p11p_enroll *e,
+                                     const struct p11p_keygen_spec *spec,
+                                     const struct p11p_enroll_params *params,
+                                     struct p11p_attrlist *pub_attrs,
+                                     struct p11p_attrlist *priv_attrs,
+                                     struct p11p_enroll_result *out)
+{
+    enum p11p_status rc = P11P_ERR_INTERNAL;
+    EVP_PKEY *pub = NULL;
+    struct p11p_cache_keyblob blob;
+    struct p11p_key *key = NULL;
+    struct p11p_cache_txn *t = NULL;
+    struct p11p_cache_object pubobj;
+    struct p11p_cache_object privobj;
+    struct p11p_order o;
+    char *label = NULL;
+    bool stored = false, pending = false;
+
+    memset(&blob, 0, sizeof(blob));
+    memset(&pubobj, 0, sizeof(pubobj));
+    memset(&privobj, 0, sizeof(privobj));
+    memset(&o, 0, sizeof(o));
+    memset(out, 0, sizeof(*out));
+    label = params->label != NULL
+                ? strdup(params->label)
+                : p11p_attrlist_get_str(priv_attrs, CKA_LABEL);
+    rc = p11p_engine_generate(e, spec, pub_attrs, priv_attrs, &pub, &blob, &o);
+    if (rc != P11P_OK) {
+        goto out;
+    }
+    pending = true; /* until the key's objects are committed or dropped */
     o.label = label;
     label = NULL;
     if (!params->no_enroll) {
@@ -389,18 +475,8 @@ enum p11p_status p11p_enroll_keypair(struct p11p_enroll *e,
         rc = p11p_csr_build(key, o.subject, o.sans, &o.csr_der, &o.csr_len);
     }
     if (rc == P11P_OK) {
-        pubobj.klass = CKO_PUBLIC_KEY;
-        rc = p11p_attrlist_merge(&pubobj.attrs, pub_attrs);
-    }
-    if (rc == P11P_OK) {
-        rc = p11p_cache_object_insert(t, &pubobj, NULL);
-    }
-    if (rc == P11P_OK) {
-        privobj.klass = CKO_PRIVATE_KEY;
-        rc = p11p_attrlist_merge(&privobj.attrs, priv_attrs);
-    }
-    if (rc == P11P_OK) {
-        rc = p11p_cache_object_insert(t, &privobj, &blob);
+        rc = p11p_engine_insert_keys(t, pub_attrs, priv_attrs, &blob, &pubobj,
+                                     &privobj);
     }
     if (rc == P11P_OK && params->no_enroll) {
         rc = p11p_cache_txn_commit(t);
@@ -420,13 +496,13 @@ enum p11p_status p11p_enroll_keypair(struct p11p_enroll *e,
             params->term_days != 0 ? params->term_days : e->conf->term_days;
         o.pub_object_id = pubobj.id;
         o.priv_object_id = privobj.id;
-        rc = o.driver != NULL ? insert_order(t, &o) : P11P_ERR_NOMEM;
+        rc = o.driver != NULL ? P11P_OK : P11P_ERR_NOMEM;
+    }
+    if (rc == P11P_OK && params->defer_submit) {
+        rc = p11p_job_defer(&o); /* issue 7: a portal job submits it (job.c) */
     }
     if (rc == P11P_OK) {
-        rc = tag_object(t, &pubobj, o.id);
-    }
-    if (rc == P11P_OK) {
-        rc = tag_object(t, &privobj, o.id);
+        rc = p11p_engine_insert_order_for(t, &o, &pubobj, &privobj);
     }
     if (rc == P11P_OK) {
         rc = p11p_cache_txn_commit(t);
@@ -446,6 +522,11 @@ enum p11p_status p11p_enroll_keypair(struct p11p_enroll *e,
               p11p_submit_token_name(e), o.id, o.label != NULL ? o.label : "",
               o.subject, o.sans != NULL ? ", SANs " : "",
               o.sans != NULL ? o.sans : "");
+    if (params->defer_submit) { /* submitted by p11p_enroll_submit_job */
+        out->order_id = o.id;
+        out->state = o.state;
+        goto out;
+    }
     rc = run_order(e, &o, true, out);
     if (rc == P11P_ERR_REJECTED && !e->conf->keep_key_on_reject) {
         out->pub_id = 0;
@@ -471,7 +552,43 @@ out:
 
 /* ---- a CSR given by the application ---- */
 
-/* The private key whose CKA_ID is the key's default id, if any. */
+/* Takes obj as the key of o: its id, CKA_ID and label. */
+static void take_key(const struct p11p_cache_object *obj, struct p11p_order *o)
+{
+    const CK_ATTRIBUTE *id = p11p_attrlist_get0(&obj->attrs, CKA_ID);
+
+    o->priv_object_id = obj->id;
+    if (id != NULL && id->ulValueLen <= sizeof(o->ckaid)) {
+        memcpy(o->ckaid, id->pValue, id->ulValueLen);
+        o->ckaid_len = id->ulValueLen;
+    }
+    free(o->label);
+    o->label = p11p_attrlist_get_str(&obj->attrs, CKA_LABEL);
+}
+
+/* Whether private key object id has the public key spki (its
+ * CKA_PUBLIC_KEY_INFO). */
+static bool key_has_spki(struct p11p_enroll *e, int64_t id,
+                         const unsigned char *spki, int spki_len,
+                         struct p11p_cache_object *obj)
+{
+    const CK_ATTRIBUTE *a;
+
+    if (p11p_cache_object_get(e->cache, id, obj) != P11P_OK) {
+        return false;
+    }
+    a = p11p_attrlist_get0(&obj->attrs, CKA_PUBLIC_KEY_INFO);
+    if (a != NULL && a->ulValueLen == (CK_ULONG)spki_len
+        && memcmp(a->pValue, spki, (size_t)spki_len) == 0) {
+        return true;
+    }
+    p11p_cache_object_clear(obj);
+    return false;
+}
+
+/* The private key of the CSR's public key, if the token has it: first by
+ * the default CKA_ID (keys generated here), else by comparing public keys
+ * (keys adopted from a backing HSM or imported keep other ids). */
 static void find_key_for(struct p11p_enroll *e, EVP_PKEY *pub,
                          struct p11p_order *o)
 {
@@ -480,24 +597,40 @@ static void find_key_for(struct p11p_enroll *e, EVP_PKEY *pub,
     int64_t *ids = NULL;
     size_t n = 0;
     struct p11p_cache_object obj;
+    unsigned char *spki = NULL;
+    int spki_len;
 
     memset(&f, 0, sizeof(f));
     memset(&obj, 0, sizeof(obj));
-    if (p11p_keyattrs_default_id(pub, id) != P11P_OK) {
-        return;
-    }
     f.has_class = true;
     f.klass = CKO_PRIVATE_KEY;
-    f.ckaid = id;
-    f.ckaid_len = sizeof(id);
-    if (p11p_cache_object_find(e->cache, &f, &ids, &n) == P11P_OK && n > 0
-        && p11p_cache_object_get(e->cache, ids[0], &obj) == P11P_OK) {
-        o->priv_object_id = obj.id;
-        memcpy(o->ckaid, id, sizeof(id));
-        o->ckaid_len = sizeof(id);
-        free(o->label);
-        o->label = p11p_attrlist_get_str(&obj.attrs, CKA_LABEL);
+    if (p11p_keyattrs_default_id(pub, id) == P11P_OK) {
+        f.ckaid = id;
+        f.ckaid_len = sizeof(id);
+        if (p11p_cache_object_find(e->cache, &f, &ids, &n) == P11P_OK && n > 0
+            && p11p_cache_object_get(e->cache, ids[0], &obj) == P11P_OK) {
+            take_key(&obj, o);
+            goto out;
+        }
+        free(ids);
+        ids = NULL;
+        n = 0;
     }
+    spki_len = i2d_PUBKEY(pub, &spki);
+    f.ckaid = NULL;
+    f.ckaid_len = 0;
+    if (spki_len <= 0
+        || p11p_cache_object_find(e->cache, &f, &ids, &n) != P11P_OK) {
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (key_has_spki(e, ids[i], spki, spki_len, &obj)) {
+            take_key(&obj, o);
+            break;
+        }
+    }
+out:
+    OPENSSL_free(spki);
     p11p_cache_object_clear(&obj);
     free(ids);
 }
@@ -634,6 +767,7 @@ enum p11p_status p11p_enroll_collect(struct p11p_enroll *e, unsigned budget_ms,
     p11p_http_thread_deadline(p11p_clock_deadline(
         budget_ms > COLLECT_MIN_REQUEST_MS ? budget_ms
                                            : COLLECT_MIN_REQUEST_MS));
+    (void)p11p_job_collect(e, deadline, &changed); /* issue 7: job.c */
     for (size_t i = 0; i < n && p11p_clock_left_ms(deadline) > 0; i++) {
         struct p11p_order after;
         memset(&after, 0, sizeof(after));
@@ -657,4 +791,69 @@ enum p11p_status p11p_enroll_collect(struct p11p_enroll *e, unsigned budget_ms,
 out:
     p11p_cache_order_list_free(list, n);
     return rc;
+}
+
+/* ---- shared with renew.c and adopt.c (internal.h) ---- */
+
+enum p11p_status p11p_engine_insert_keys(struct p11p_cache_txn *t,
+                                         const struct p11p_attrlist *pub_attrs,
+                                         const struct p11p_attrlist *priv_attrs,
+                                         const struct p11p_cache_keyblob *blob,
+                                         struct p11p_cache_object *pubobj,
+                                         struct p11p_cache_object *privobj)
+{
+    enum p11p_status rc;
+
+    pubobj->klass = CKO_PUBLIC_KEY;
+    rc = p11p_attrlist_merge(&pubobj->attrs, pub_attrs);
+    if (rc == P11P_OK) {
+        rc = p11p_cache_object_insert(t, pubobj, NULL);
+    }
+    if (rc == P11P_OK) {
+        privobj->klass = CKO_PRIVATE_KEY;
+        rc = p11p_attrlist_merge(&privobj->attrs, priv_attrs);
+    }
+    if (rc == P11P_OK) {
+        rc = p11p_cache_object_insert(t, privobj, blob);
+    }
+    return rc;
+}
+
+enum p11p_status p11p_engine_insert_order_for(struct p11p_cache_txn *t,
+                                              struct p11p_order *o,
+                                              struct p11p_cache_object *pubobj,
+                                              struct p11p_cache_object *privobj)
+{
+    enum p11p_status rc;
+
+    o->pub_object_id = pubobj->id;
+    o->priv_object_id = privobj->id;
+    rc = insert_order(t, o);
+    if (rc == P11P_OK) {
+        rc = tag_object(t, pubobj, o->id);
+    }
+    if (rc == P11P_OK) {
+        rc = tag_object(t, privobj, o->id);
+    }
+    return rc;
+}
+
+enum p11p_status p11p_engine_insert_order(struct p11p_cache_txn *t,
+                                          struct p11p_order *o)
+{
+    return insert_order(t, o);
+}
+
+enum p11p_status p11p_engine_tag_object(struct p11p_cache_txn *t,
+                                        struct p11p_cache_object *obj,
+                                        int64_t order_id)
+{
+    return tag_object(t, obj, order_id);
+}
+
+enum p11p_status p11p_engine_run_order(struct p11p_enroll *e,
+                                       struct p11p_order *o, bool own_keys,
+                                       struct p11p_enroll_result *out)
+{
+    return run_order(e, o, own_keys, out);
 }

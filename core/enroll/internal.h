@@ -77,6 +77,10 @@ enum p11p_status p11p_submit_advance1(struct p11p_enroll *e,
 void p11p_submit_log_change(struct p11p_enroll *e, const struct p11p_order *o,
                             enum p11p_order_state from);
 
+/* The driver request of order o (fields borrowed from o). */
+void p11p_submit_fill_req(const struct p11p_order *o,
+                          struct p11p_enroll_req *req);
+
 /* Caller holds o's lock. NEW -> SUBMITTING (committed) -> driver enroll
  * -> the answer applied. sync: inside p11p_enroll_keypair (a rejection
  * then drops the key objects unless keep_key_on_reject). *out_driver is
@@ -100,9 +104,103 @@ enum p11p_status p11p_submit_step_locked(struct p11p_enroll *e,
  * step: submit NEW, reconcile SUBMITTING, poll the pending states. */
 enum p11p_status p11p_submit_step(struct p11p_enroll *e, int64_t id);
 
+/* Inserts one CA certificate of a chain as a certificate object (category
+ * authority, CKA_LABEL its CN, CKA_ID its subject key id) in t, unless the
+ * token already has an equal certificate object (committed). Used by
+ * p11p_store_issued and p11p_enroll_import (import.c). */
+enum p11p_status p11p_store_chain_cert(struct p11p_enroll *e,
+                                       struct p11p_cache_txn *t,
+                                       const unsigned char *der, size_t len);
+
+/* o REJECTED with message (logged), its key objects deleted if drop_keys,
+ * in one transaction (issue 7: used by job.c). */
+enum p11p_status p11p_submit_reject(struct p11p_enroll *e, struct p11p_order *o,
+                                    const char *message, bool drop_keys);
+
+/* ---- job.c: portal batch jobs (issue 7) ---- */
+
+/* portal_id of a NEW order made with defer_submit, waiting for its job. */
+#define P11P_JOB_PENDING "job-pending"
+/* next_attempt of job orders: the per-order collector never lists them. */
+#define P11P_JOB_PARKED (INT64_C(1) << 62)
+
+/* True if o belongs to a portal job (job-pending or a job item): it is
+ * never submitted or polled on its own. */
+bool p11p_job_member(const struct p11p_order *o);
+
+/* Marks o (before insertion) as waiting for a portal job. */
+enum p11p_status p11p_job_defer(struct p11p_order *o);
+
+/* The collector's job pass: polls each portal job once for all its orders
+ * (order locks respected), reconciles jobs whose submission outcome is
+ * unknown, until deadline. *changed counts orders that changed state. */
+enum p11p_status p11p_job_collect(struct p11p_enroll *e, uint64_t deadline,
+                                  size_t *changed);
+
 /* Checks res's certificate and stores it with its chain (order ISSUED), or
  * marks the order FAILED with the reason (logged). */
 enum p11p_status p11p_store_issued(struct p11p_enroll *e, struct p11p_order *o,
                                    const struct p11p_remote_result *res);
+
+/* ---- engine.c, shared with renew.c and adopt.c (issue 7) ---- */
+
+/* Generates the key pair of spec in the keystore and completes pub_attrs
+ * and priv_attrs as p11p_enroll_keypair does (CKA_ID defaulted when neither
+ * list has one, public key attributes on both), setting o's pubkey_sha256,
+ * ckaid and ckaid_len. On failure nothing is left in the keystore. */
+enum p11p_status
+p11p_engine_generate(struct p11p_enroll *e, const struct p11p_keygen_spec *spec,
+                     struct p11p_attrlist *pub_attrs,
+                     struct p11p_attrlist *priv_attrs, EVP_PKEY **out_pub,
+                     struct p11p_cache_keyblob *out_blob, struct p11p_order *o);
+
+/* Inserts a key pair's objects in t: the public key object (pub_attrs)
+ * and the private key object (priv_attrs) with its key blob. pubobj and
+ * privobj (zeroed by the caller) receive them with their ids. */
+enum p11p_status p11p_engine_insert_keys(struct p11p_cache_txn *t,
+                                         const struct p11p_attrlist *pub_attrs,
+                                         const struct p11p_attrlist *priv_attrs,
+                                         const struct p11p_cache_keyblob *blob,
+                                         struct p11p_cache_object *pubobj,
+                                         struct p11p_cache_object *privobj);
+
+/* Inserts order o for the key pair stored by p11p_engine_insert_keys (its
+ * object ids, then the order and its order object, then both key objects
+ * tagged with the order id), in t. */
+enum p11p_status
+p11p_engine_insert_order_for(struct p11p_cache_txn *t, struct p11p_order *o,
+                             struct p11p_cache_object *pubobj,
+                             struct p11p_cache_object *privobj);
+
+/* Inserts order o (NEW, a fresh request token) and its CKO_DATA order
+ * object, linked, in t. */
+enum p11p_status p11p_engine_insert_order(struct p11p_cache_txn *t,
+                                          struct p11p_order *o);
+
+/* Sets CKA_P11PORTAL_ORDER_ID of a stored key object and writes it (in t). */
+enum p11p_status p11p_engine_tag_object(struct p11p_cache_txn *t,
+                                        struct p11p_cache_object *obj,
+                                        int64_t order_id);
+
+/* Submits the stored NEW order o and steps it within the token's wait
+ * budget (as p11p_enroll_keypair); own_keys: a synchronous rejection drops
+ * o's key objects. Fills out. */
+enum p11p_status p11p_engine_run_order(struct p11p_enroll *e,
+                                       struct p11p_order *o, bool own_keys,
+                                       struct p11p_enroll_result *out);
+
+/* renew.c: sends a renewal order (renews_order_id set) through the
+ * driver's renew op with the renewed order's portal id, or its enroll op
+ * when the driver has none. Blocks on the network. */
+enum p11p_status p11p_renew_send(struct p11p_enroll *e,
+                                 const struct p11p_order *o,
+                                 const struct p11p_enroll_req *req,
+                                 struct p11p_remote_result *res);
+
+/* renew.c: in t, after renewal order o was issued: the renewed order
+ * becomes RENEWED (if still ISSUED). */
+enum p11p_status p11p_renew_finish(struct p11p_enroll *e,
+                                   struct p11p_cache_txn *t,
+                                   const struct p11p_order *o);
 
 #endif

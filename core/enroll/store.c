@@ -69,9 +69,9 @@ static enum p11p_status sha256(const unsigned char *d, size_t n,
 }
 
 /* Inserts one chain certificate unless an equal one exists (in t). */
-static enum p11p_status store_chain_cert(struct p11p_enroll *e,
-                                         struct p11p_cache_txn *t,
-                                         const unsigned char *der, size_t len)
+enum p11p_status p11p_store_chain_cert(struct p11p_enroll *e,
+                                       struct p11p_cache_txn *t,
+                                       const unsigned char *der, size_t len)
 {
     unsigned char h[32];
     struct p11p_cache_filter f;
@@ -238,7 +238,7 @@ enum p11p_status p11p_store_issued(struct p11p_enroll *e, struct p11p_order *o,
         rc = p11p_cache_object_insert(t, &cert, NULL);
     }
     for (size_t i = 0; rc == P11P_OK && i < res->chain_n; i++) {
-        rc = store_chain_cert(e, t, res->chain_der[i], res->chain_lens[i]);
+        rc = p11p_store_chain_cert(e, t, res->chain_der[i], res->chain_lens[i]);
     }
     if (rc == P11P_OK) {
         o->cert_object_id = cert.id;
@@ -248,6 +248,9 @@ enum p11p_status p11p_store_issued(struct p11p_enroll *e, struct p11p_order *o,
     }
     if (rc == P11P_OK) {
         rc = p11p_submit_advance(e, t, o, evs, n_ev);
+    }
+    if (rc == P11P_OK && o->renews_order_id != 0) {
+        rc = p11p_renew_finish(e, t, o); /* issue 7: old order RENEWED */
     }
     if (rc == P11P_OK) {
         rc = p11p_cache_txn_commit(t);

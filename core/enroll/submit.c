@@ -411,6 +411,12 @@ static enum p11p_status reject(struct p11p_enroll *e, struct p11p_order *o,
     return rc;
 }
 
+enum p11p_status p11p_submit_reject(struct p11p_enroll *e, struct p11p_order *o,
+                                    const char *message, bool drop_keys)
+{
+    return reject(e, o, message, drop_keys);
+}
+
 /* Keeps the order where it is, with an error and a later next attempt. */
 static enum p11p_status defer(struct p11p_enroll *e, struct p11p_order *o,
                               const struct p11p_remote_result *res,
@@ -505,7 +511,8 @@ static enum p11p_status apply_result(struct p11p_enroll *e,
 
 /* ---- submitting and polling (caller holds the order lock) ---- */
 
-static void fill_req(const struct p11p_order *o, struct p11p_enroll_req *req)
+void p11p_submit_fill_req(const struct p11p_order *o,
+                          struct p11p_enroll_req *req)
 {
     memset(req, 0, sizeof(*req));
     req->request_token = o->request_token;
@@ -517,6 +524,7 @@ static void fill_req(const struct p11p_order *o, struct p11p_enroll_req *req)
     req->term_days = o->term_days;
     req->label = o->label;
     req->mac = o->mac;
+    req->created = o->created;
 }
 
 /* NEW -> SUBMITTING (committed) -> driver enroll -> result. */
@@ -540,8 +548,10 @@ enum p11p_status p11p_submit_order_locked(struct p11p_enroll *e,
     if (rc != P11P_OK) {
         return rc; /* BUSY: another process moved it first */
     }
-    fill_req(o, &req);
-    st = d->enroll(p11p_remote_state(e->remote), &req, &res);
+    p11p_submit_fill_req(o, &req);
+    st = o->renews_order_id != 0
+             ? p11p_renew_send(e, o, &req, &res) /* issue 7: renew.c */
+             : d->enroll(p11p_remote_state(e->remote), &req, &res);
     *out_driver = st;
     rc = apply_result(e, o, &res, st, sync);
     p11p_remote_result_clear(&res);
@@ -585,7 +595,7 @@ static enum p11p_status reconcile_locked(struct p11p_enroll *e,
     enum p11p_status drv = P11P_OK;
 
     memset(&res, 0, sizeof(res));
-    fill_req(o, &req);
+    p11p_submit_fill_req(o, &req);
     st = d->find_req != NULL
              ? d->find_req(p11p_remote_state(e->remote), &req, o->pubkey_sha256,
                            &res)
@@ -620,6 +630,9 @@ enum p11p_status p11p_submit_step_locked(struct p11p_enroll *e,
 {
     enum p11p_status drv = P11P_OK;
 
+    if (p11p_job_member(o)) {
+        return P11P_OK; /* a portal job's: job.c moves it (issue 7) */
+    }
     switch (o->state) {
     case P11P_ORDER_NEW:
         return p11p_submit_order_locked(e, o, sync, &drv);

@@ -145,9 +145,13 @@ enum p11p_status p11p_hsm_import_key(struct p11p_hsm_ks *ks, EVP_PKEY *priv,
     P11P_HSM_TMPL_ADD(tmpl, n, CKA_EXTRACTABLE, &no, sizeof(no));
     P11P_HSM_TMPL_ADD(tmpl, n, CKA_SIGN, &yes, sizeof(yes));
     P11P_HSM_TMPL_ADD(tmpl, n, CKA_ID, ref.id, ref.id_len);
-    if (kt == CKK_RSA) {
-        P11P_HSM_TMPL_ADD(tmpl, n, CKA_DECRYPT, &yes, sizeof(yes));
-    } else {
+    /* Explicit: SoftHSM2 defaults CKA_DECRYPT and CKA_UNWRAP to true on
+     * C_CreateObject (an EC key that may decrypt or unwrap). */
+    P11P_HSM_TMPL_ADD(tmpl, n, CKA_DECRYPT, kt == CKK_RSA ? &yes : &no,
+                      sizeof(yes));
+    P11P_HSM_TMPL_ADD(tmpl, n, CKA_UNWRAP, &no, sizeof(no));
+    P11P_HSM_TMPL_ADD(tmpl, n, CKA_DERIVE, &no, sizeof(no));
+    if (kt != CKK_RSA) {
         P11P_HSM_TMPL_ADD(tmpl, n, CKA_EC_PARAMS, ecp, ecp_len);
     }
     if (spec != NULL && spec->label != NULL) {

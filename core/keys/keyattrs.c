@@ -469,3 +469,85 @@ enum p11p_status p11p_keyattrs_verify(EVP_PKEY *pub, const CK_MECHANISM *mech,
 {
     return p11p_evp_op_verify(pub, mech, data, len, sig, sig_len);
 }
+
+/* ---- defaults of generated key pairs (C_GenerateKeyPair, batch) ---- */
+
+enum {
+    ON_PUB = 1,
+    ON_PRIV = 2,
+    ON_BOTH = 3
+};
+
+/* Where the caller's template is silent. */
+static const struct {
+    CK_ATTRIBUTE_TYPE type;
+    unsigned on; /* which key objects carry the attribute */
+    bool pub_v;
+    bool priv_v;
+} key_defaults[] = {
+    { CKA_TOKEN, ON_BOTH, true, true },
+    { CKA_PRIVATE, ON_BOTH, false, true },
+    { CKA_MODIFIABLE, ON_BOTH, true, true },
+    { CKA_DESTROYABLE, ON_BOTH, true, true },
+    { CKA_COPYABLE, ON_BOTH, false, false },
+    { CKA_DERIVE, ON_BOTH, false, false },
+    { CKA_VERIFY, ON_PUB, true, false },
+    { CKA_SIGN, ON_PRIV, false, true },
+    { CKA_SENSITIVE, ON_PRIV, false, true },
+    { CKA_EXTRACTABLE, ON_PRIV, false, false },
+    { CKA_WRAP, ON_PUB, false, false },
+    { CKA_UNWRAP, ON_PRIV, false, false },
+    { CKA_VERIFY_RECOVER, ON_PUB, false, false },
+    { CKA_SIGN_RECOVER, ON_PRIV, false, false },
+};
+
+enum p11p_status p11p_keyattrs_add_defaults(struct p11p_attrlist *l,
+                                            CK_OBJECT_CLASS klass,
+                                            CK_KEY_TYPE kt,
+                                            CK_MECHANISM_TYPE mech)
+{
+    bool is_priv = klass == CKO_PRIVATE_KEY;
+    unsigned me = is_priv ? ON_PRIV : ON_PUB;
+    bool sensitive = true;
+    enum p11p_status st = P11P_OK;
+
+    for (size_t i = 0;
+         st == P11P_OK && i < sizeof(key_defaults) / sizeof(key_defaults[0]);
+         i++) {
+        if ((key_defaults[i].on & me) == 0
+            || p11p_attrlist_get0(l, key_defaults[i].type) != NULL) {
+            continue;
+        }
+        st = p11p_attrlist_set_bool(l, key_defaults[i].type,
+                                    is_priv ? key_defaults[i].priv_v
+                                            : key_defaults[i].pub_v);
+    }
+    if (st == P11P_OK && !is_priv
+        && p11p_attrlist_get0(l, CKA_ENCRYPT) == NULL) {
+        st = p11p_attrlist_set_bool(l, CKA_ENCRYPT, kt == CKK_RSA);
+    }
+    if (st == P11P_OK && is_priv
+        && p11p_attrlist_get0(l, CKA_DECRYPT) == NULL) {
+        st = p11p_attrlist_set_bool(l, CKA_DECRYPT, kt == CKK_RSA);
+    }
+    if (st == P11P_OK && is_priv) {
+        (void)p11p_attrlist_get_bool(l, CKA_SENSITIVE, &sensitive);
+        st = p11p_attrlist_set_bool(l, CKA_ALWAYS_SENSITIVE, sensitive);
+        if (st == P11P_OK) {
+            st = p11p_attrlist_set_bool(l, CKA_NEVER_EXTRACTABLE, true);
+        }
+    }
+    if (st == P11P_OK) {
+        st = p11p_attrlist_set_ulong(l, CKA_CLASS, klass);
+    }
+    if (st == P11P_OK) {
+        st = p11p_attrlist_set_ulong(l, CKA_KEY_TYPE, kt);
+    }
+    if (st == P11P_OK) {
+        st = p11p_attrlist_set_bool(l, CKA_LOCAL, true);
+    }
+    if (st == P11P_OK) {
+        st = p11p_attrlist_set_ulong(l, CKA_KEY_GEN_MECHANISM, mech);
+    }
+    return st;
+}

@@ -24,8 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 
 #include "core/base/log.h"
 #include "core/base/str.h"
@@ -454,6 +456,25 @@ out:
     return rc;
 }
 
+enum p11p_status p11p_digicert_build_body(struct digicert *d,
+                                          const struct p11p_enroll_req *req,
+                                          char **out)
+{
+    return build_body(d, req, out);
+}
+
+const char *p11p_digicert_req_profile(const struct digicert *d,
+                                      const char *profile)
+{
+    return req_profile(d, profile);
+}
+
+void p11p_digicert_protocol(struct digicert *d, const char *op,
+                            struct p11p_remote_result *res, const char *why)
+{
+    protocol(d, op, res, why);
+}
+
 /* Fills res from a record (single get or search). */
 static enum p11p_status from_record(struct digicert *d, const char *op,
                                     const struct digicert_record *r,
@@ -721,9 +742,41 @@ out:
  * cannot be matched: while one exists the outcome stays unknown
  * (SENT_UNKNOWN), so that the engine asks again later instead of ordering
  * twice. */
+/* Whether a record's certificate was issued before the order was created
+ * (created: unix seconds, 0 unknown), with ten minutes for clock skew:
+ * then it is another order's (a device re-keyed under its common name),
+ * not this order's certificate spoiled in transfer. */
+static bool record_predates(const struct digicert_record *r, int64_t created)
+{
+    struct p11p_remote_result c;
+    const unsigned char *p;
+    X509 *x = NULL;
+    time_t limit = (time_t)(created - 600);
+    char why[128];
+    bool before = false;
+
+    if (r->pem == NULL || created <= 600) {
+        return false;
+    }
+    memset(&c, 0, sizeof(c));
+    if (p11p_chain_parse((const unsigned char *)r->pem, strlen(r->pem), NULL,
+                         &c, why, sizeof(why))
+        == P11P_OK) {
+        p = c.cert_der;
+        x = d2i_X509(NULL, &p, (long)c.cert_len);
+    }
+    if (x != NULL) {
+        before = X509_cmp_time(X509_get0_notBefore(x), &limit) < 0;
+    }
+    X509_free(x);
+    p11p_remote_result_clear(&c);
+    return before;
+}
+
 static enum p11p_status find_in_profile(struct digicert *d,
                                         const char *profile_id,
                                         const char *common_name,
+                                        int64_t created,
                                         const unsigned char pubkey_sha256[32],
                                         struct p11p_remote_result *res)
 {
@@ -791,10 +844,13 @@ static enum p11p_status find_in_profile(struct digicert *d,
             if (from_record(d, "find-probe", &recs[i], pubkey_sha256, &probe)
                 != P11P_OK) {
                 /* A certificate with the order's common name that is not
-                 * the key's, or does not parse or verify, may be ours
-                 * spoiled in transfer: absence is not proven. */
+                 * the key's may be ours spoiled in transfer (absence is
+                 * not proven), unless it was issued before the order
+                 * existed: then it is another order's (a device re-keyed
+                 * under its name). */
                 if (common_name != NULL
-                    && strcmp(recs[i].common_name, common_name) == 0) {
+                    && strcmp(recs[i].common_name, common_name) == 0
+                    && !record_predates(&recs[i], created)) {
                     unmatched_pending++;
                 }
             } else if (probe.cert_der != NULL) {
@@ -855,7 +911,7 @@ static enum p11p_status digicert_find(void *state, const char *request_token,
 {
     (void)request_token;
     return find_in_profile(state, ((struct digicert *)state)->profile_id, NULL,
-                           pubkey_sha256, res);
+                           0, pubkey_sha256, res);
 }
 
 /* Reconciliation with the order's request: its profile first, then the
@@ -883,12 +939,13 @@ static enum p11p_status digicert_find_req(void *state,
     } else if (req->subject == NULL) {
         cn = req->label;
     }
-    rc = find_in_profile(d, p, cn, pubkey_sha256, res);
+    rc = find_in_profile(d, p, cn, req->created, pubkey_sha256, res);
     if (rc == P11P_OK && res->state == P11P_REMOTE_UNKNOWN
         && strcmp(p, d->profile_id) != 0) {
         p11p_remote_result_clear(res);
         memset(res, 0, sizeof(*res));
-        rc = find_in_profile(d, d->profile_id, cn, pubkey_sha256, res);
+        rc = find_in_profile(d, d->profile_id, cn, req->created, pubkey_sha256,
+                             res);
     }
     kvlist_clear(&names);
     return rc;
@@ -1056,4 +1113,7 @@ const struct p11p_driver p11p_driver_digicert = {
     .revoke = digicert_revoke,
     .renew = digicert_renew,
     .trust = NULL, /* no CA endpoint in the IoT API: trust_anchors */
+    .batch_submit = p11p_digicert_batch_submit,   /* digicert_batch.c */
+    .batch_collect = p11p_digicert_batch_collect, /* digicert_batch.c */
+    .licences = p11p_digicert_licences,           /* digicert_batch.c */
 };

@@ -5,6 +5,7 @@
  * certificate on the clientauth. host with no key header), Content-Type on
  * POST/PUT only, no Accept, and both error envelopes (§2.3).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,26 @@ enum p11p_status p11p_digicert_api_call(struct digicert *d, const char *op,
     return rc;
 }
 
+/* True if a refusal's text is about licences or a quota (the portal has no
+ * distinct code for it: 400 invalid_input, docs/portals/digicert.md). */
+static bool says_quota(const char *msg)
+{
+    static const char *const words[] = { "licen", "quota" };
+    char low[300];
+    size_t k = 0;
+
+    for (; msg[k] != '\0' && k + 1 < sizeof(low); k++) {
+        low[k] = (char)tolower((unsigned char)msg[k]);
+    }
+    low[k] = '\0';
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strstr(low, words[i]) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
 enum p11p_status p11p_digicert_api_fail(struct digicert *d, const char *op,
                                         const struct p11p_http_resp *resp,
                                         bool idempotent,
@@ -86,8 +107,11 @@ enum p11p_status p11p_digicert_api_fail(struct digicert *d, const char *op,
     }
     if (env) {
         snprintf(res->message, sizeof(res->message),
-                 "digicert %s: HTTP %ld, portal code %s: %s", op, resp->status,
-                 code, msg);
+                 "digicert %s: HTTP %ld, portal code %s: %s%s", op,
+                 resp->status, code, msg,
+                 res->status == P11P_ERR_REJECTED && says_quota(msg)
+                     ? " (quota exhausted: no licences left)"
+                     : "");
     } else {
         snprintf(res->message, sizeof(res->message), "digicert %s: HTTP %ld%s",
                  op, resp->status,

@@ -64,6 +64,37 @@ struct digicert_record {
     char *pem; /* body + chain blobs concatenated, or NULL (owned) */
 };
 
+/* ---- digicert.c, for digicert_batch.c ---- */
+
+/* The request body of one enrollment (§2.4 shape; new string). */
+enum p11p_status p11p_digicert_build_body(struct digicert *d,
+                                          const struct p11p_enroll_req *req,
+                                          char **out);
+/* The enrollment profile a request goes to (the order's, unless pinned). */
+const char *p11p_digicert_req_profile(const struct digicert *d,
+                                      const char *profile);
+/* res: P11P_ERR_PROTOCOL "malformed reply: why" (logged). */
+void p11p_digicert_protocol(struct digicert *d, const char *op,
+                            struct p11p_remote_result *res, const char *why);
+
+/* ---- digicert_batch.c: batch jobs (§2.9) and licences (driver.h) ---- */
+
+enum p11p_status p11p_digicert_batch_submit(void *state,
+                                            const struct p11p_enroll_req *reqs,
+                                            size_t n,
+                                            struct p11p_remote_result *res);
+enum p11p_status p11p_digicert_batch_collect(void *state, const char *job_id,
+                                             struct p11p_remote_result *items,
+                                             size_t n,
+                                             struct p11p_remote_result *res);
+enum p11p_status p11p_digicert_licences(void *state, int64_t *left);
+
+/* batch_collect with job_id "name:<request token>" looks the job up by the
+ * name it was submitted with (reconciliation of an unknown outcome):
+ * res->state UNKNOWN if the portal has no such job, else as for its id
+ * (res->portal_id the job id). */
+#define DIGICERT_JOB_NAME_PREFIX "name:"
+
 /* ---- digicert_api.c ---- */
 
 enum p11p_status p11p_digicert_api_call(struct digicert *d, const char *op,

@@ -581,6 +581,23 @@ static enum p11p_status local_collect(void *state, const char *portal_id,
     return fill_result(st, &r, res);
 }
 
+/* Among orders of one public key (a same-key renewal makes several): an
+ * issued one before any other, then the newest (p11portal adopt links the
+ * current certificate). */
+static bool better_by_key(const struct ledger_rec *a,
+                          const struct ledger_rec *b)
+{
+    bool ai = strcmp(a->state, "issued") == 0;
+    bool bi = strcmp(b->state, "issued") == 0;
+    unsigned long an = strtoul(a->id + (a->id[0] == 'L' ? 2 : 0), NULL, 10);
+    unsigned long bn = strtoul(b->id + (b->id[0] == 'L' ? 2 : 0), NULL, 10);
+
+    if (ai != bi) {
+        return ai;
+    }
+    return an > bn;
+}
+
 static enum p11p_status local_find(void *state, const char *request_token,
                                    const unsigned char pubkey_sha256[32],
                                    struct p11p_remote_result *res)
@@ -617,7 +634,8 @@ static enum p11p_status local_find(void *state, const char *request_token,
         if (request_token != NULL && request_token[0] != '\0'
             && strcmp(r.request_token, request_token) == 0) {
             found = true;
-        } else if (!found_key && strcmp(r.spki_hex, spki_hex) == 0) {
+        } else if (strcmp(r.spki_hex, spki_hex) == 0
+                   && (!found_key || better_by_key(&r, &by_key))) {
             by_key = r;
             found_key = true;
         }
@@ -661,6 +679,14 @@ static enum p11p_status local_revoke(void *state, const char *portal_id,
     }
     if (rc == P11P_OK) {
         rc = ledger_read(st, portal_id, &r);
+    }
+    if (rc == P11P_OK && strcmp(r.state, "revoked") == 0) {
+        /* A repeat (after an unknown outcome): already done. */
+        p11p_local_ca_unlock(lock);
+        res->state = P11P_REMOTE_REVOKED;
+        p11p_str_copy(res->portal_id, sizeof(res->portal_id), portal_id);
+        res->status = P11P_OK;
+        return P11P_OK;
     }
     if (rc == P11P_OK && strcmp(r.state, "issued") != 0) {
         snprintf(res->message, sizeof(res->message),

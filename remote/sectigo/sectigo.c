@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/base/str.h"
 #include "remote/chain.h"
@@ -483,6 +484,8 @@ static enum p11p_status sectigo_enroll(void *state,
     struct p11p_http_resp resp;
     char alg[16];
     char param[16];
+    char kind[40];
+    bool fresh;
     unsigned char spki[32];
     char *body = NULL;
     char why[ERRSZ];
@@ -501,10 +504,13 @@ static enum p11p_status sectigo_enroll(void *state,
                      "enroll: the CSR does not decode", NULL, NULL);
         goto out;
     }
+    snprintf(kind, sizeof(kind), "%s/%s", alg, param);
     pthread_mutex_lock(&s->lock);
     type_id = s->type_id;
+    fresh = type_id != 0 && strcmp(s->checked_key, kind) == 0
+            && p11p_clock_mono_ms() - s->checked_ms < SECTIGO_TYPES_TTL_MS;
     pthread_mutex_unlock(&s->lock);
-    if (s->check_types || type_id == 0) {
+    if ((s->check_types && !fresh) || type_id == 0) {
         if (!s->check_types) {
             uint64_t u = 0;
             if (p11p_str_to_u64(s->cert_type, 1, INT32_MAX, &u) == P11P_OK) {
@@ -516,6 +522,10 @@ static enum p11p_status sectigo_enroll(void *state,
             if (rc != P11P_OK) {
                 goto out;
             }
+            pthread_mutex_lock(&s->lock);
+            p11p_str_copy(s->checked_key, sizeof(s->checked_key), kind);
+            s->checked_ms = p11p_clock_mono_ms();
+            pthread_mutex_unlock(&s->lock);
         }
     }
     pthread_mutex_lock(&s->lock);
@@ -562,17 +572,28 @@ static enum p11p_status sectigo_enroll(void *state,
     P11P_INFO(
         "remote", "token \"%s\": sectigo order %s placed (request token %s)",
         s->token, id, req->request_token != NULL ? req->request_token : "-");
-    /* Best effort: one look at the new order. A failure here leaves the
+    /* Best effort: a look at the new order. A profile that issues at once
+     * has the certificate now: collect first, so such a device costs two
+     * portal requests. Otherwise the details tell pending approval from
+     * processing (the enroll answer does not). A failure here leaves the
      * order PROCESSING; it is collected later. */
-    if (sectigo_collect(s, id, &follow) == P11P_OK) {
-        res->state = follow.state;
-        res->cert_der = follow.cert_der;
-        res->cert_len = follow.cert_len;
-        res->chain_der = follow.chain_der;
-        res->chain_lens = follow.chain_lens;
-        res->chain_n = follow.chain_n;
+    if (do_collect(s, id, &follow) != P11P_OK
+        || follow.state != P11P_REMOTE_ISSUED) {
+        p11p_remote_result_clear(&follow);
         memset(&follow, 0, sizeof(follow));
+        if (sectigo_collect(s, id, &follow) != P11P_OK) {
+            p11p_remote_result_clear(&follow);
+            memset(&follow, 0, sizeof(follow));
+            follow.state = res->state;
+        }
     }
+    res->state = follow.state;
+    res->cert_der = follow.cert_der;
+    res->cert_len = follow.cert_len;
+    res->chain_der = follow.chain_der;
+    res->chain_lens = follow.chain_lens;
+    res->chain_n = follow.chain_n;
+    memset(&follow, 0, sizeof(follow));
     res->status = P11P_OK;
     rc = P11P_OK;
 out:
@@ -596,6 +617,40 @@ static bool details_match(const struct sectigo_details *d, const char *token)
     return strstr(d->comments, needle) != NULL;
 }
 
+/* Search by public key alone (request token NULL: p11portal adopt): the
+ * list has no key filter (PORTALS.md §1.4.6), so an issued order is
+ * collected and its certificate's key compared. True, with res filled
+ * (state ISSUED, certificate and chain), if order id has the key. */
+static bool key_match(struct sectigo *s, const char *id,
+                      const struct sectigo_details *d,
+                      const unsigned char pubkey_sha256[32],
+                      struct p11p_remote_result *res)
+{
+    enum p11p_remote_state st = P11P_REMOTE_PROCESSING;
+    struct p11p_remote_result probe;
+    unsigned char h[32];
+
+    if (!p11p_sectigo_json_state(d->status, &st) || st != P11P_REMOTE_ISSUED) {
+        return false;
+    }
+    memset(&probe, 0, sizeof(probe));
+    if (sectigo_collect(s, id, &probe) == P11P_OK
+        && probe.state == P11P_REMOTE_ISSUED && probe.cert_der != NULL
+        && p11p_chain_cert_spki_sha256(probe.cert_der, probe.cert_len, h)
+               == P11P_OK
+        && memcmp(h, pubkey_sha256, 32) == 0) {
+        P11P_INFO("remote",
+                  "token \"%s\": sectigo order %s has the public key searched",
+                  s->token, id);
+        p11p_remote_result_clear(res);
+        *res = probe;
+        res->status = P11P_OK;
+        return true;
+    }
+    p11p_remote_result_clear(&probe);
+    return false;
+}
+
 /* Reconciliation: the list has no filter on custom fields or comments
  * (PORTALS.md §1.4.6), so the newest orders are examined, last page first,
  * up to find_max_items; each one's details carry the request token. */
@@ -615,7 +670,6 @@ static enum p11p_status sectigo_find(void *state, const char *request_token,
     char path[128];
     char why[ERRSZ];
 
-    (void)pubkey_sha256;
     memset(&resp, 0, sizeof(resp));
     ids = calloc(page, sizeof(*ids));
     if (ids == NULL) {
@@ -679,6 +733,11 @@ static enum p11p_status sectigo_find(void *state, const char *request_token,
                     s->token, ids[i - 1], request_token);
                 memset(res, 0, sizeof(*res));
                 rc = sectigo_collect(s, ids[i - 1], res);
+                goto out;
+            }
+            if (request_token == NULL && pubkey_sha256 != NULL
+                && key_match(s, ids[i - 1], &d, pubkey_sha256, res)) {
+                rc = P11P_OK; /* by public key alone (adopt) */
                 goto out;
             }
         }
@@ -832,6 +891,12 @@ static enum p11p_status sectigo_renew(void *state, const char *portal_id,
                 goto out;
             }
         }
+    } else if (req != NULL && req->new_key) {
+        /* The device renew call takes no CSR: it would certify the old
+         * key again. Nothing sent; the engine enrolls anew. */
+        res->status = P11P_ERR_UNSUPPORTED;
+        rc = P11P_ERR_UNSUPPORTED;
+        goto out;
     } else {
         snprintf(path, sizeof(path), "/renew/order/%s", portal_id);
     }

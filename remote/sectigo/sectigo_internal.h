@@ -47,7 +47,15 @@ struct sectigo {
     pthread_mutex_t lock; /* guards type_id */
     int64_t type_id;      /* resolved profile id, 0 until checked */
     unsigned type_term;   /* term to send when none is configured */
+    /* The last successful /types and /customFields check (check_types):
+     * the key kind it was for and when (monotonic ms). Within
+     * SECTIGO_TYPES_TTL_MS the same kind of key is not checked again, so
+     * a batch does not ask the portal twice more per device. */
+    char checked_key[40];
+    uint64_t checked_ms;
 };
+
+#define SECTIGO_TYPES_TTL_MS 300000u
 
 /* ---- sectigo_api.c: one HTTP exchange ---- */
 

@@ -7,8 +7,9 @@
 # with `set -euo pipefail`, in a fresh folder with its own XDG_DATA_HOME
 # and no P11PORTAL_CONF (the embedded default). The docs name the module
 # as "$MODULE" (set by the reader in the file's first block with
-# MODULE=${MODULE:-...}); here MODULE is the built module. A file's blocks
-# fail if any command fails.
+# MODULE=${MODULE:-...}); here MODULE is the built module. The p11portal
+# tool is "$P11PORTAL" (P11PORTAL=${P11PORTAL:-p11portal}); here the built
+# tool. A file's blocks fail if any command fails.
 . "$(dirname "$0")/lib.sh"
 need pkcs11-tool openssl
 
@@ -43,6 +44,9 @@ while IFS= read -r md; do
     if (
         unset P11PORTAL_CONF
         export XDG_DATA_HOME=$dir/data MODULE=$P11P_MODULE
+        if [ -n "${P11P_TOOL:-}" ]; then
+            export P11PORTAL=$P11P_TOOL
+        fi
         if [ ${#MODULE_ENV[@]} -gt 0 ]; then
             export "${MODULE_ENV[@]:1}"
         fi

@@ -40,14 +40,6 @@ p11p_add_hsm_variant(pkcs11tool_keypairgen_enroll TIMEOUT 400)
 p11p_add_hsm_variant(p11tool_list_objects TIMEOUT 120)
 p11p_add_hsm_variant(openssl_verify_chain TIMEOUT 120)
 p11p_add_hsm_variant(multiproc_enroll_same_token TIMEOUT 300)
-# The same with adoption at every login (hsm_adopt_keys = true): a key that
-# another process is generating is never adopted (issue 5).
-p11p_add_shell_test(NAME multiproc_enroll_same_token_hsm_adopt
-  SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/integration/multiproc_enroll_same_token.sh
-  LABELS integration hsm TIMEOUT 300)
-set_property(TEST multiproc_enroll_same_token_hsm_adopt APPEND PROPERTY
-  ENVIRONMENT "${P11P_MODULE_ENV}" "P11P_TEST_BACKEND=hsm"
-  "P11P_TEST_HSM_ADOPT=1" ${P11P_NOFREELOCALE_ENV})
 
 # Adoption of keys already in the backing token (the module adopts after a
 # user login) and certificates written back to it (hsm_write_certs).

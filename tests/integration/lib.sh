@@ -87,10 +87,6 @@ token_config() {
         if is_hsm; then
             printf 'key_backend = hsm\nhsm_module = %s\nhsm_token_label = %s\n' \
                 "$SOFTHSM_MODULE" "$HSM_TOKEN_LABEL"
-            # P11P_TEST_HSM_ADOPT=1: every user login adopts backing keys.
-            if [ -n "${P11P_TEST_HSM_ADOPT:-}" ]; then
-                printf 'hsm_adopt_keys = true\n'
-            fi
         fi
         for l in "$@"; do
             printf '%s\n' "$l"

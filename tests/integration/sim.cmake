@@ -8,7 +8,8 @@
 if(TARGET p11portal-pkcs11 AND NOT P11P_SIM_TESTS_REGISTERED)
   set(P11P_SIM_TESTS_REGISTERED ON)
   foreach(spec IN ITEMS "sim_enroll_flows;240" "sim_fault_matrix;600"
-                        "sim_kill9;300" "sim_tls_secrets;240")
+                        "sim_kill9;300" "sim_tls_secrets;240"
+                        "sim_digicert_rekey;240")
     list(GET spec 0 name)
     list(GET spec 1 timeout)
     p11p_add_shell_test(NAME ${name}

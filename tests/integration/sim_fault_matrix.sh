@@ -92,8 +92,8 @@ randomized() {
         fi
         # Labels (and so common names) are unique per run: the DigiCert
         # driver's reconciliation treats a certificate with the order's
-        # common name for another key as "maybe ours, spoiled in transfer"
-        # and waits (known liveness limit, see docs/portals/digicert.md).
+        # common name for another key, issued minutes before, as "maybe
+        # ours, spoiled in transfer" and waits (docs/portals/digicert.md).
         keygen EC:prime256v1 "$drv-rnd-$5-$i" || echo "keygen $drv-rnd-$5-$i failed"
     done
     drive_until_final 20 || true

@@ -71,6 +71,11 @@ sim_conf_token() {
         echo "enroll_wait_ms = ${SIM_ENROLL_WAIT_MS:-5000}"
         echo "timeout_ms = ${SIM_TIMEOUT_MS:-3000}"
         echo "refresh_interval_s = 0"
+        if is_hsm; then
+            echo "key_backend = hsm"
+            echo "hsm_module = $SOFTHSM_MODULE"
+            echo "hsm_token_label = $HSM_TOKEN_LABEL"
+        fi
         case $driver in
         sectigo)
             echo "family = ${SIM_SECTIGO_FAMILY:-ssl}"

@@ -23,7 +23,7 @@ tool() {
 }
 
 # tool_rc EXPECTED ARGS...: runs the tool and fails the test unless it
-# exits with EXPECTED. Output goes to $TEST_DIR/out/tool-N.{out,err} and
+# exits with EXPECTED and prints no PIN. Output goes to $TEST_DIR/out/tool-N.{out,err} and
 # is echoed on failure.
 TOOL_N=0
 tool_rc() {
@@ -34,6 +34,10 @@ tool_rc() {
     TOOL_OUT=$TEST_DIR/out/tool-$TOOL_N.out
     TOOL_ERR=$TEST_DIR/out/tool-$TOOL_N.err
     tool "$@" >"$TOOL_OUT" 2>"$TOOL_ERR" || rc=$?
+    # No secret in what a person sees.
+    if grep -F -e "$USER_PIN" -e "$SO_PIN" "$TOOL_OUT" "$TOOL_ERR" >/dev/null; then
+        fail "p11portal $1 printed a PIN"
+    fi
     if [ "$rc" -ne "$want" ]; then
         echo "--- p11portal $* (exit $rc, expected $want)" >&2
         cat "$TOOL_OUT" "$TOOL_ERR" >&2

@@ -23,3 +23,25 @@ if(TARGET p11portal-tool AND TARGET p11portal-pkcs11
       "P11P_TOOL=$<TARGET_FILE:p11portal-tool>")
   endforeach()
 endif()
+
+# tool_install (P11P_BUILD_DIR: the build it installs, from P11P_TEST_ENV):
+# in the sanitizer build, p11-kit's own clients hang at exit in freelocale()
+# with libasan preloaded, with or without modules (hsm_nofreelocale.c);
+# the test preloads this shim into them.
+if(TEST tool_install AND TARGET p11p_test_nofreelocale)
+  set_property(TEST tool_install APPEND PROPERTY ENVIRONMENT
+    "P11P_NOFREELOCALE=$<TARGET_FILE:p11p_test_nofreelocale>")
+endif()
+
+# The same subcommands over the hsm key backend (keys in a private SoftHSM2,
+# lib.sh P11P_TEST_BACKEND=hsm): <name>_hsm runs tool_<name>.sh again.
+if(P11P_TOOL_TESTS_REGISTERED)
+  foreach(name IN ITEMS tool_batch_range tool_delete_export tool_adopt)
+    p11p_add_shell_test(NAME ${name}_hsm
+      SCRIPT ${CMAKE_SOURCE_DIR}/tests/integration/${name}.sh
+      LABELS integration tool hsm TIMEOUT 300)
+    set_property(TEST ${name}_hsm APPEND PROPERTY ENVIRONMENT
+      "P11P_MODULE=$<TARGET_FILE:p11portal-pkcs11>"
+      "P11P_TOOL=$<TARGET_FILE:p11portal-tool>" "P11P_TEST_BACKEND=hsm")
+  endforeach()
+endif()

@@ -673,6 +673,80 @@ class PortalSimTest(unittest.TestCase):
         self.assertEqual(len(set(got)), 3)
 
     # -- faults
+    def test_33_digicert_batch_jobs_and_licences(self):
+        """§2.9 batch jobs ([I] create/status/download shapes) and the [I]
+        licence balance: approval, download in submission order, one ledger
+        order per CSR tagged with the job, rejection gives the licences back,
+        quota all or none, CSV upload, find by name, faults on the new paths."""
+        pid = "IOT_batch_q"
+        self.sim.admin("POST", "/profiles", {"api": "digicert", "id": pid, "name": "Batch", "mode": "approval",
+                                             "quota": 10})
+
+        def job(n, name, profile=pid):
+            keys, reqs = [], []
+            for i in range(n):
+                cn = self.cn("b%d" % i)
+                key, csr = make_csr(cn)
+                keys.append(key)
+                reqs.append({"csr": csr, "certificate_profile_attributes": [{"id": "subject.common_name", "value": cn}],
+                             "device_attributes": [{"id": "DEVICE_IDENTIFIER", "value": "AA:00:00:00:%02X:%02X" % (len(name), i)}]})
+            st, j = self.sim.jcall("POST", "/iot/api/v1/batch-enroll", {"enrollment_profile_id": profile, "name": name,
+                                                                     "certificate_format": "json", "requests": reqs}, auth="dc")
+            return st, j, keys
+
+        def left():
+            st, l = self.sim.jcall("GET", "/iot/api/v1/license-usage?enrollment_profile_id=%s" % pid, auth="dc")
+            self.assertEqual(st, 200, l)
+            return l["licenses_remaining"]
+
+        self.assertEqual(left(), 10)
+        st, j, keys = job(3, "job-a")
+        self.assertEqual((st, j["status"], j["total_count"]), (201, "PENDING_APPROVAL", 3), j)
+        self.assertEqual(left(), 7)
+        st, e = self.sim.jcall("GET", "/iot/api/v1/batch-enroll/%s/download-certificates" % j["id"], auth="dc")
+        self.assertEqual((st, e["errors"][0]["code"]), (400, "invalid_input"))
+        st, l = self.sim.jcall("GET", "/iot/api/v1/batch-enroll?name=job-a", auth="dc")
+        self.assertEqual([r["id"] for r in l["records"]], [j["id"]])
+        st, h, b = self.sim.call("PUT", "/iot/api/v1/batch-enroll/%s/approve" % j["id"], auth="dc")
+        self.assertEqual(st, 204)
+        st, g = self.sim.jcall("GET", "/iot/api/v1/batch-enroll/%s" % j["id"], auth="dc")
+        self.assertEqual((g["status"], g["issued_count"]), ("COMPLETE", 3))
+        st, d = self.sim.jcall("GET", "/iot/api/v1/batch-enroll/%s/download-certificates?offset=1&limit=5" % j["id"], auth="dc")
+        self.assertEqual((d["total"], [c["index"] for c in d["certificates"]]), (3, [1, 2]))
+        for c in d["certificates"]:
+            self.check_chain(pem_certs(c["pem"]), keys[c["index"]])
+        mine = [o for o in self.sim.ledger()["orders"] if o.get("job_id") == j["id"]]
+        self.assertEqual(sorted((o["job_index"], o["state"]) for o in mine), [(0, "issued"), (1, "issued"), (2, "issued")])
+        # rejected through the admin API: every item rejected, licences back
+        st, j2, _ = job(4, "job-b")
+        self.assertEqual(left(), 3)
+        st, j3, _ = job(4, "job-c")            # not enough licences: all or none
+        self.assertEqual((st, j3["errors"][0]["code"]), (400, "invalid_input"))
+        self.assertIn("license", j3["errors"][0]["message"])
+        self.assertEqual(left(), 3)
+        v = self.sim.admin("POST", "/jobs/%s/reject" % j2["id"], {"message": "no budget"})
+        self.assertEqual((v["status"], v["rejection_reason"]), ("REJECTED", "no budget"))
+        self.assertEqual(left(), 7)
+        mine = [o for o in self.sim.ledger()["orders"] if o.get("job_id") == j2["id"]]
+        self.assertEqual({(o["state"], o["reason"]) for o in mine}, {("rejected", "no budget")})
+        st, h, b = self.sim.call("PUT", "/iot/api/v1/batch-enroll/%s/approve" % j2["id"], auth="dc")
+        self.assertEqual(st, 400)
+        # CSV upload, auto-approving profile: COMPLETE at once
+        key, csr = make_csr(self.cn("csv"))
+        text = 'csr,subject.common_name,DEVICE_IDENTIFIER\n"%s",csv-dev,AA:00:00:00:99:01\n' % csr
+        st, h, b = self.sim.call("POST", "/iot/api/v1/batch-enroll?enrollment_profile_id=%s&name=csv" % DC_INSTANT,
+                                 text, auth="dc", headers={"Content-Type": "text/csv"})
+        c = json.loads(b)
+        self.assertEqual((st, c["status"], c["total_count"]), (201, "COMPLETE", 1), c)
+        # faults apply to the new paths too
+        self.fault(type="drop_after", api="digicert", method="POST", path="/batch-enroll$")
+        with self.assertRaises((http.client.HTTPException, OSError)):
+            job(1, "job-d")
+        st, l = self.sim.jcall("GET", "/iot/api/v1/batch-enroll?name=job-d", auth="dc")
+        self.assertEqual(l["total"], 1)          # processed before the drop
+        st, l = self.sim.jcall("GET", "/iot/api/v1/license-usage?enrollment_profile_id=%s" % DC_INSTANT, auth="dc")
+        self.assertEqual((l["licenses_total"], l["licenses_remaining"]), (None, None))
+
     def fault(self, **spec):
         return self.sim.admin("POST", "/faults", spec)["faults"][0]["id"]
 

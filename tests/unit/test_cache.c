@@ -155,7 +155,7 @@ static void test_schema_versions(void)
     struct p11p_cache *c = NULL;
     int64_t id;
 
-    CHECK_INT_EQ(p11p_cache_schema_version(), 1);
+    CHECK_INT_EQ(p11p_cache_schema_version(), 2);
     path_in(path, sizeof(path), "schema.db");
     c = open_fresh("schema.db");
     id = insert_obj(c, CKO_DATA, "kept", "k", NULL, false);

@@ -242,6 +242,7 @@ static struct p11p_key *gen_load(CK_KEY_TYPE kt, unsigned bits, int nid,
     if (pub == NULL) {
         return NULL;
     }
+    p11p_keystore_pending_done(ks); /* the test keeps no cache objects */
     CHECK_STR_EQ(blob->backend, "hsm");
     CHECK_RV(p11p_keystore_load(ks, blob, &k), P11P_OK);
     /* Seen through SoftHSM2 directly: a sensitive, non-extractable token
@@ -556,6 +557,7 @@ static void test_import(void)
 
         CHECK(priv != NULL);
         CHECK_RV(p11p_keystore_import(ks, priv, &spec, &blob), P11P_OK);
+        p11p_keystore_pending_done(ks);
         CHECK_RV(p11p_keystore_load(ks, &blob, &k), P11P_OK);
         if (k != NULL) {
             sign_case(k, &m, cases[i].mech != CKM_EDDSA, msg, sizeof(msg));
@@ -596,6 +598,44 @@ static unsigned char *make_cert(EVP_PKEY *pub, int *len)
     X509_free(x);
     EVP_PKEY_free(ca);
     return der;
+}
+
+/* A key being generated (in the HSM, not yet committed to the cache)
+ * defers adoption: another foreign key waits until it is done. */
+static void test_adopt_deferred(CK_SESSION_HANDLE s)
+{
+    CK_MECHANISM gen = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+    static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                          0xce, 0x3d, 0x03, 0x01, 0x07 };
+    static const char id[] = "adopt-02";
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE pubt[] = { { CKA_TOKEN, &yes, 1 },
+                            { CKA_EC_PARAMS, (void *)p256, sizeof(p256) },
+                            { CKA_ID, (void *)id, 8 } };
+    CK_ATTRIBUTE privt[] = { { CKA_TOKEN, &yes, 1 },
+                             { CKA_PRIVATE, &yes, 1 },
+                             { CKA_SENSITIVE, &yes, 1 },
+                             { CKA_ID, (void *)id, 8 },
+                             { CKA_SIGN, &yes, 1 } };
+    CK_OBJECT_HANDLE hpub, hpriv;
+    struct p11p_keygen_spec spec = { .key_type = CKK_EC,
+                                     .curve_nid = NID_X9_62_prime256v1 };
+    struct p11p_cache_keyblob blob = { 0 };
+    EVP_PKEY *pub = NULL;
+    size_t n = 99;
+
+    CHECK_RV(
+        direct->C_GenerateKeyPair(s, &gen, pubt, 3, privt, 5, &hpub, &hpriv),
+        CKR_OK);
+    CHECK_RV(p11p_keystore_generate(ks, &spec, &pub, &blob), P11P_OK);
+    CHECK_RV(p11p_keystore_adopt(ks, cache, &n), P11P_OK);
+    CHECK_INT_EQ(n, 0); /* deferred: a key is pending */
+    CHECK_RV(p11p_keystore_destroy(ks, &blob), P11P_OK);
+    p11p_keystore_pending_done(ks);
+    CHECK_RV(p11p_keystore_adopt(ks, cache, &n), P11P_OK);
+    CHECK_INT_EQ(n, 1); /* adopt-02 */
+    EVP_PKEY_free(pub);
+    p11p_cache_keyblob_clear(&blob);
 }
 
 static void test_adopt_and_certs(void)
@@ -640,6 +680,7 @@ static void test_adopt_and_certs(void)
     CHECK(n >= 1); /* the factory key (and none of ours, already known) */
     CHECK_RV(p11p_keystore_adopt(ks, cache, &n), P11P_OK);
     CHECK_INT_EQ(n, 0);
+    test_adopt_deferred(s);
     CHECK_RV(p11p_cache_object_find(cache, &f, &ids, &n), P11P_OK);
     CHECK_INT_EQ(n, 1);
     if (n == 1) {
@@ -758,6 +799,7 @@ static void test_pin_source(void)
     CHECK_INT_EQ(info.user_fails, 1);
     CHECK_RV(login_as(fk, P11P_ROLE_USER, "station-pin"), P11P_OK);
     CHECK_RV(p11p_keystore_generate(fk, &spec, &pub, &blob), P11P_OK);
+    p11p_keystore_pending_done(fk);
     /* The template's CKA_ID is the backing CKA_ID; a second key with it is
      * refused. */
     EVP_PKEY_free(pub);

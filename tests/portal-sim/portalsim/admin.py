@@ -6,13 +6,14 @@ Authenticated by `X-Admin-Token: <STATE/admin.token>` (or `Authorization: Bearer
 """
 import copy
 import hmac
+import json
 import re
 import threading
 
-from . import orders
+from . import batch, orders
 from .config import profile_list
 from .faults import FaultError
-from .http import BadJson, json_response
+from .http import ApiError, BadJson, json_response
 from .ledger import AWAITING, ISSUED, PENDING
 
 _APIS = ("sectigo-ssl", "sectigo-device", "digicert")
@@ -62,6 +63,7 @@ def handle(sim, req):
 def _dispatch(sim, req, p, m):
     st = sim.state
     if p == "/ledger" and m == "GET":
+        st.flush()  # ledger.json too, for readers of the file after this
         return json_response(st.public_view())
     if p == "/journal" and m == "GET":
         return json_response({"entries": sim.journal.read()})
@@ -129,6 +131,22 @@ def _dispatch(sim, req, p, m):
                 st.quota_used[k] = int(b["used"])
             st.save()
         return json_response({"quota_used": st.quota_used})
+    if p == "/jobs" and m == "GET":
+        with st.lock:
+            return json_response({"jobs": [batch._job_view(sim, j) for j in st.jobs.values()]})
+    mm = re.fullmatch(r"/jobs/([A-Za-z0-9_-]+)/(approve|reject)", p)
+    if mm and m == "POST":
+        b = _body(req)
+        msg = b.get("message") if isinstance(b, dict) else None
+        with st.lock:
+            if mm.group(1) not in st.jobs:
+                raise AdminError(404, "no such job")
+            try:
+                j = batch.approve_or_reject(sim, mm.group(1), mm.group(2) == "approve",
+                                            msg or "rejected by admin")
+            except ApiError as e:
+                raise AdminError(409, json.dumps(e.body))
+            return json_response(batch._job_view(sim, j))
     mm = re.fullmatch(r"/orders/([A-Za-z0-9_-]+)/(approve|decline|reject|issue|revoke)", p)
     if mm and m == "POST":
         return _order_action(sim, req, mm.group(1), mm.group(2))

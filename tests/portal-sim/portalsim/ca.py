@@ -243,9 +243,10 @@ class CA:
 
     # -- issuing ----------------------------------------------------------
     def issue(self, pub, subject, sans, days, eku_server=True, serial=None,
-              signer=None):
-        """Sign a leaf for `pub`. `signer` = rogue key gives a chain that does not verify."""
-        now = utcnow() - datetime.timedelta(minutes=1)
+              signer=None, backdate_minutes=1):
+        """Sign a leaf for `pub`. `signer` = rogue key gives a chain that does not verify.
+        notBefore is backdate_minutes in the past (config ca.backdate_minutes)."""
+        now = utcnow() - datetime.timedelta(minutes=backdate_minutes)
         eku = [ExtendedKeyUsageOID.CLIENT_AUTH]
         if eku_server:
             eku.insert(0, ExtendedKeyUsageOID.SERVER_AUTH)

@@ -19,6 +19,8 @@ import copy
 DIGI_UUID = "IOT_5f0c0a6e-51a1-4c1e-9a55-00000000000%d"
 
 DEFAULTS = {
+    # Issued leaves start backdate_minutes in the past (notBefore).
+    "ca": {"backdate_minutes": 1},
     "sectigo": {
         # Credentials: null = generated at first start and stored in STATE/sectigo.cred.
         "login": None, "password": None, "customerUri": "p11portal-sim",
@@ -92,6 +94,9 @@ DEFAULTS = {
         "token_fields": ["p11portal_request_token", "request_token", "subject.serial_number"],
         "quota_error": {"status": 400, "code": "invalid_input",
                         "message": "The license limit of the enrollment profile has been reached."},
+        # Batch jobs (§2.9): status polls a job stays IN_PROGRESS after approval
+        # (0: COMPLETE at once).
+        "batch_polls": 0,
         "profiles": [
             {"id": DIGI_UUID % 1, "name": "Sim IoT Instant", "mode": "issue"},
             {"id": DIGI_UUID % 2, "name": "Sim IoT Polls", "mode": "polls", "polls": 2},

@@ -466,8 +466,9 @@ _R = [(m, re.compile("^" + p + "$"), fn, pc) for m, p, fn, pc in _R]
 
 
 def handle(sim, req):
+    from . import batch  # batch jobs and licences (§2.9); batch imports this module
     allowed = []
-    for method, rx, fn, passcode_ok in _R:
+    for method, rx, fn, passcode_ok in _R + batch.ROUTES:
         m = rx.match(req.path)
         if not m:
             continue

@@ -14,7 +14,7 @@ from .ledger import AWAITING, DECLINED, ISSUED, PENDING, REJECTED, REVOKED
 from .util import iso_z, utcnow
 
 
-def new_order(sim, api, oid, profile, csr, subject, sans, days, auth, **extra):
+def new_order(sim, api, oid, profile, csr, subject, sans, days, auth, add=True, **extra):
     pub = csr.public_key()
     alg, param = camod.key_type(pub)
     o = {
@@ -43,7 +43,8 @@ def new_order(sim, api, oid, profile, csr, subject, sans, days, auth, **extra):
         o["polls_needed"] = int(profile["polls"])
     else:
         issue(sim, o, save=False)
-    sim.state.add(o)
+    if add:
+        sim.state.add(o)
     return o
 
 
@@ -64,8 +65,10 @@ def name_from_list(lst):
 def issue(sim, o, save=True):
     csr = x509.load_pem_x509_csr(o["csr_pem"].encode())
     subject = name_from_list(o["subject"])
+    backdate = int((sim.cfg.get("ca") or {}).get("backdate_minutes", 1))
     cert = sim.ca.issue(csr.public_key(), subject, o.get("sans") or [], o["days"],
-                        eku_server=(o["api"] == "sectigo-ssl"))
+                        eku_server=(o["api"] == "sectigo-ssl"),
+                        backdate_minutes=backdate)
     o["cert_pem"] = camod.pem(cert)
     o["serial"] = camod.serial_colon(cert.serial_number)
     o["serial_int"] = str(cert.serial_number)

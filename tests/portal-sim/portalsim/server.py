@@ -26,6 +26,7 @@ from .ledger import Journal, State
 from .util import deep_merge, write_private, write_atomic
 
 MAX_BODY = 1 << 20
+MAX_BATCH_BODY = 256 << 20   # batch job uploads (§2.9: up to 200 MB)
 
 
 def read_kv(path):
@@ -178,6 +179,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- body -------------------------------------------------------------------
     def _read_body(self):
+        limit = MAX_BATCH_BODY if "/batch-enroll" in self.path else MAX_BODY
         te = (self.headers.get("Transfer-Encoding") or "").lower()
         if "chunked" in te:
             out = b""
@@ -190,10 +192,10 @@ class Handler(BaseHTTPRequestHandler):
                     return out
                 out += self.rfile.read(n)
                 self.rfile.readline(8)
-                if len(out) > MAX_BODY:
+                if len(out) > limit:
                     raise ValueError("body too large")
         n = int(self.headers.get("Content-Length") or 0)
-        if n < 0 or n > MAX_BODY:
+        if n < 0 or n > limit:
             raise ValueError("body too large")
         return self.rfile.read(n) if n else b""
 
@@ -429,8 +431,10 @@ State directory (created; mode 0700):
   store/, ca/     CSRs and certificates of orders; CA keys
 
 APIs:   Sectigo SCM under /api/... and /private/api/... ; DigiCert ONE IoT under /iot/...
+        (batch jobs /iot/api/v1/batch-enroll, licences /iot/api/v1/license-usage)
 Admin:  /__admin/health, ledger, journal, faults, latency, config, profiles, quota,
-        orders/<id>/{approve,decline,reject,issue,revoke}, reset, shutdown
+        orders/<id>/{approve,decline,reject,issue,revoke}, jobs, jobs/<id>/{approve,reject},
+        reset, shutdown
 
 Default profiles (change with --config or POST /__admin/profiles; see --print-config):
   Sectigo SSL    certType 1001 issue, 1002 polls(2), 1003 approval, 1004 reject,
@@ -501,4 +505,5 @@ def main(argv=None):
         httpd.serve_forever(poll_interval=0.2)
     finally:
         httpd.server_close()
+        sim.state.flush()
     return 0
