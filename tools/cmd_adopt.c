@@ -53,17 +53,12 @@ int p11p_cmd_adopt(struct p11p_tool *t, int argc, char **argv)
     size_t linked = 0;
     struct p11p_table *tb = NULL;
     struct p11p_jw w;
-    int first = 0;
     int rc;
     enum p11p_status st;
 
-    rc = p11p_tool_getopt(t, argc, argv, NULL, NULL, usage, NULL, NULL, &first);
+    rc = p11p_tool_getopt(t, argc, argv, NULL, NULL, usage, NULL, NULL, NULL);
     if (rc != 0) {
         return rc;
-    }
-    if (first < argc) {
-        return p11p_tool_fail(t, P11P_EXIT_USAGE, "unexpected argument \"%s\"",
-                              argv[first]);
     }
     rc = p11p_tool_open(t, P11P_TOOL_NEED_ENROLL);
     if (rc != 0) {

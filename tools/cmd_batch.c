@@ -628,19 +628,14 @@ int p11p_cmd_batch(struct p11p_tool *t, int argc, char **argv)
 {
     struct args a;
     struct p11p_batch_plan plan;
-    int first = 0;
     int rc;
 
     memset(&a, 0, sizeof(a));
     memset(&plan, 0, sizeof(plan));
     a.t = t;
-    rc = p11p_tool_getopt(t, argc, argv, opts, "", usage, handle, &a, &first);
+    rc = p11p_tool_getopt(t, argc, argv, opts, "", usage, handle, &a, NULL);
     if (rc != 0) {
         return rc;
-    }
-    if (first < argc) {
-        return p11p_tool_fail(t, P11P_EXIT_USAGE, "unexpected argument %s",
-                              argv[first]);
     }
     rc = p11p_tool_open(t, 0);
     if (rc == 0) {

@@ -477,16 +477,11 @@ int p11p_cmd_delete(struct p11p_tool *t, int argc, char **argv)
     char question[512];
     size_t done = 0, n_failed = 0;
     enum p11p_status st;
-    int first = 0;
     int rc =
-        p11p_tool_getopt(t, argc, argv, opts, NULL, usage, handle, &o, &first);
+        p11p_tool_getopt(t, argc, argv, opts, NULL, usage, handle, &o, NULL);
 
     if (rc != 0) {
         return rc;
-    }
-    if (first < argc) {
-        return p11p_tool_fail(t, P11P_EXIT_USAGE, "unexpected argument \"%s\"",
-                              argv[first]);
     }
     if (!o.sel.given) {
         return p11p_tool_fail(t, P11P_EXIT_USAGE,

@@ -49,40 +49,6 @@ struct orders_opts {
     const char *label;
 };
 
-/* "7d" -> seconds. Units s, m, h, d, w; none = seconds. */
-static bool parse_age(const char *s, int64_t *out)
-{
-    static const struct {
-        char unit;
-        int64_t secs;
-    } units[] = { { 's', 1 },
-                  { 'm', 60 },
-                  { 'h', 3600 },
-                  { 'd', 86400 },
-                  { 'w', 7 * 86400 } };
-    char num[24];
-    size_t len = strlen(s);
-    int64_t mult = 1;
-    uint64_t v = 0;
-
-    if (len == 0 || len >= sizeof(num)) {
-        return false;
-    }
-    memcpy(num, s, len + 1);
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (num[len - 1] == units[i].unit) {
-            mult = units[i].secs;
-            num[--len] = '\0';
-            break;
-        }
-    }
-    if (p11p_str_to_u64(num, 0, (uint64_t)(INT64_MAX / mult), &v) != P11P_OK) {
-        return false;
-    }
-    *out = (int64_t)v * mult;
-    return true;
-}
-
 /* "issued,pending_approval" -> state mask. */
 static bool parse_states(const char *s, uint32_t *mask)
 {
@@ -130,7 +96,8 @@ static int handle(void *ud, int c, const char *arg)
         return 0;
     case OPT_OLDER:
     case OPT_NEWER:
-        if (!parse_age(arg, c == OPT_OLDER ? &o->older : &o->newer)) {
+        if (!p11p_tool_parse_duration(arg, 1,
+                                      c == OPT_OLDER ? &o->older : &o->newer)) {
             return p11p_tool_fail(
                 o->t, P11P_EXIT_USAGE,
                 "%s: \"%s\" is not an age like 7d, 12h, 30m",
@@ -209,17 +176,12 @@ int p11p_cmd_orders(struct p11p_tool *t, int argc, char **argv)
     struct p11p_jw w;
     size_t n = 0, shown = 0;
     int64_t now = p11p_clock_now();
-    int first = 0;
     enum p11p_status st;
     int rc =
-        p11p_tool_getopt(t, argc, argv, opts, NULL, usage, handle, &f, &first);
+        p11p_tool_getopt(t, argc, argv, opts, NULL, usage, handle, &f, NULL);
 
     if (rc != 0) {
         return rc;
-    }
-    if (first < argc) {
-        return p11p_tool_fail(t, P11P_EXIT_USAGE, "unexpected argument \"%s\"",
-                              argv[first]);
     }
     rc = p11p_tool_open(t, P11P_TOOL_NEED_CACHE);
     if (rc != 0) {

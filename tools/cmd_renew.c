@@ -61,40 +61,6 @@ struct renew_opts {
     bool dry_run;
 };
 
-/* "30d" -> seconds. Units s, m, h, d, w; none = days. */
-static bool parse_within(const char *s, int64_t *out)
-{
-    static const struct {
-        char unit;
-        int64_t secs;
-    } units[] = { { 's', 1 },
-                  { 'm', 60 },
-                  { 'h', 3600 },
-                  { 'd', 86400 },
-                  { 'w', 7 * 86400 } };
-    char num[24];
-    size_t len = strlen(s);
-    int64_t mul = 86400;
-    uint64_t v = 0;
-
-    if (len == 0 || len >= sizeof(num)) {
-        return false;
-    }
-    memcpy(num, s, len + 1);
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (num[len - 1] == units[i].unit) {
-            mul = units[i].secs;
-            num[len - 1] = '\0';
-        }
-    }
-    if (p11p_str_to_u64(num, 0, 100ULL * 365 * 86400, &v) != P11P_OK
-        || (int64_t)v > 100LL * 365 * 86400 / mul) {
-        return false;
-    }
-    *out = (int64_t)v * mul;
-    return true;
-}
-
 static int handle(void *ud, int c, const char *arg)
 {
     struct renew_opts *o = ud;
@@ -105,7 +71,7 @@ static int handle(void *ud, int c, const char *arg)
     }
     switch (c) {
     case OPT_WITHIN:
-        if (!parse_within(arg, &o->within)) {
+        if (!p11p_tool_parse_duration(arg, 86400, &o->within)) {
             return p11p_tool_fail(o->t, P11P_EXIT_USAGE,
                                   "--within: \"%s\": use N[d|h|w] (30d)", arg);
         }
@@ -281,19 +247,14 @@ int p11p_cmd_renew(struct p11p_tool *t, int argc, char **argv)
     enum p11p_status first_err = P11P_OK;
     bool new_key = false;
     char question[160];
-    int first = 0;
     int rc;
 
     memset(&o, 0, sizeof(o));
     o.t = t;
     o.within = -1;
-    rc = p11p_tool_getopt(t, argc, argv, opts, NULL, usage, handle, &o, &first);
+    rc = p11p_tool_getopt(t, argc, argv, opts, NULL, usage, handle, &o, NULL);
     if (rc != 0) {
         return rc;
-    }
-    if (first < argc) {
-        return p11p_tool_fail(t, P11P_EXIT_USAGE, "unexpected argument \"%s\"",
-                              argv[first]);
     }
     if (!o.sel.given && o.within < 0) {
         return p11p_tool_fail(t, P11P_EXIT_USAGE,

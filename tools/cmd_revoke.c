@@ -365,19 +365,14 @@ int p11p_cmd_revoke(struct p11p_tool *t, int argc, char **argv)
     size_t ok = 0;
     enum p11p_status first_err = P11P_OK;
     char question[256];
-    int first = 0;
     int rc;
 
     memset(&o, 0, sizeof(o));
     o.t = t;
     o.reason = P11P_REVOKE_UNSPECIFIED;
-    rc = p11p_tool_getopt(t, argc, argv, opts, NULL, usage, handle, &o, &first);
+    rc = p11p_tool_getopt(t, argc, argv, opts, NULL, usage, handle, &o, NULL);
     if (rc != 0) {
         return rc;
-    }
-    if (first < argc) {
-        return p11p_tool_fail(t, P11P_EXIT_USAGE, "unexpected argument \"%s\"",
-                              argv[first]);
     }
     if (!o.sel.given && o.report == NULL) {
         return p11p_tool_fail(t, P11P_EXIT_USAGE,

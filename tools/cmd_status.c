@@ -449,16 +449,11 @@ int p11p_cmd_status(struct p11p_tool *t, int argc, char **argv)
     char line[512];
     size_t n_tok = 0, done = 0;
     bool unreachable = false;
-    int first = 0;
     int rc =
-        p11p_tool_getopt(t, argc, argv, opts, NULL, usage, handle, &o, &first);
+        p11p_tool_getopt(t, argc, argv, opts, NULL, usage, handle, &o, NULL);
 
     if (rc != 0) {
         return rc;
-    }
-    if (first < argc) {
-        return p11p_tool_fail(t, P11P_EXIT_USAGE, "unexpected argument \"%s\"",
-                              argv[first]);
     }
     if (o.all) {
         if (p11p_conf_load(t->conf_path, &t->conf) != P11P_OK) {

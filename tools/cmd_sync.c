@@ -195,18 +195,13 @@ int p11p_cmd_sync(struct p11p_tool *t, int argc, char **argv)
     size_t changed = 0;
     uint64_t deadline = 0;
     bool nothing = false;
-    int first = 0;
     int rc;
     enum p11p_status st;
 
     memset(&r, 0, sizeof(r));
-    rc = p11p_tool_getopt(t, argc, argv, opts, NULL, usage, handle, &o, &first);
+    rc = p11p_tool_getopt(t, argc, argv, opts, NULL, usage, handle, &o, NULL);
     if (rc != 0) {
         return rc;
-    }
-    if (first < argc) {
-        return p11p_tool_fail(t, P11P_EXIT_USAGE, "unexpected argument \"%s\"",
-                              argv[first]);
     }
     rc = p11p_tool_open(t, P11P_TOOL_NEED_ENROLL);
     if (rc != 0) {

@@ -271,6 +271,41 @@ void p11p_tool_hex(const unsigned char *p, size_t len, char *out)
     p11p_str_hex(p, len, out);
 }
 
+bool p11p_tool_parse_duration(const char *s, int64_t bare_unit_s, int64_t *out)
+{
+    static const struct {
+        char unit;
+        int64_t secs;
+    } units[] = { { 's', 1 },
+                  { 'm', 60 },
+                  { 'h', 3600 },
+                  { 'd', 86400 },
+                  { 'w', 7 * 86400 } };
+    const uint64_t max_s = 100ULL * 365 * 86400;
+    char num[24];
+    size_t len = strlen(s);
+    int64_t mul = bare_unit_s;
+    uint64_t v = 0;
+
+    if (len == 0 || len >= sizeof(num)) {
+        return false;
+    }
+    memcpy(num, s, len + 1);
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (num[len - 1] == units[i].unit) {
+            mul = units[i].secs;
+            num[--len] = '\0';
+            break;
+        }
+    }
+    if (mul <= 0
+        || p11p_str_to_u64(num, 0, max_s / (uint64_t)mul, &v) != P11P_OK) {
+        return false;
+    }
+    *out = (int64_t)v * mul;
+    return true;
+}
+
 void p11p_tool_time(int64_t unix_s, char out[20])
 {
     struct tm tm;

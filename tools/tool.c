@@ -219,6 +219,13 @@ int p11p_tool_getopt(struct p11p_tool *t, int argc, char **argv,
     } else if (t->verbose > 0) {
         p11p_log_set_level(t->verbose > 1 ? P11P_LOG_DEBUG : P11P_LOG_INFO);
     }
+    if (optind_out == NULL) {
+        if (optind < argc) {
+            return p11p_tool_fail(t, P11P_EXIT_USAGE,
+                                  "unexpected argument \"%s\"", argv[optind]);
+        }
+        return 0;
+    }
     *optind_out = optind;
     return 0;
 }

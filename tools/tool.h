@@ -92,7 +92,8 @@ struct p11p_tool_cmd {
  * Prints usage (the subcommand's usage text plus the common options) on
  * -h (returns -1 then: the caller exits 0) and on errors (returns
  * P11P_EXIT_USAGE). On success returns 0 and sets *optind_out to the
- * first positional argument. */
+ * first positional argument; with optind_out NULL the subcommand takes
+ * none, and one is refused (P11P_EXIT_USAGE, "unexpected argument"). */
 int p11p_tool_getopt(struct p11p_tool *t, int argc, char **argv,
                      const struct option *own, const char *own_short,
                      const char *usage,
@@ -186,6 +187,11 @@ void p11p_jw_kint(struct p11p_jw *w, const char *key, int64_t v);
 void p11p_jw_kbool(struct p11p_jw *w, const char *key, bool v);
 /* Ends the document with a newline (depth must be 0). */
 void p11p_jw_finish(struct p11p_jw *w);
+
+/* A duration "N[s|m|h|d|w]" ("7d", "90m") in seconds; a bare number is in
+ * bare_unit_s seconds (1: seconds, 86400: days). At most 100 years. False
+ * if s is not such a duration. */
+bool p11p_tool_parse_duration(const char *s, int64_t bare_unit_s, int64_t *out);
 
 /* Hex of len bytes (lower case) into out (2*len+1). */
 void p11p_tool_hex(const unsigned char *p, size_t len, char *out);
